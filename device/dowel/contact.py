@@ -1,0 +1,73 @@
+"""Per-sensor contact debounce with hysteresis: one small state machine per FSR.
+
+    head = Contact(on=20000, off=16000, loss_ms=120, regain_ms=200)
+    event = head.update(reading, dt_ms)   # NO_EVENT, LOST or CONTACT
+
+The rule (README, "Debounce rule"): a *touch run* starts at a reading >= on and ends at the first
+later reading < off; a *dip* is the reverse. Readings between off and on extend whatever is
+going. Not in contact, CONTACT fires at the first sample at least `regain_ms` after the run's
+first sample while the run goes on; in contact, LOST fires at the first sample at least
+`loss_ms` after the dip's first sample while the dip goes on.
+
+The caller passes the milliseconds since the previous sample, never a clock: the loop turns
+`ticks_ms` into `dt_ms` with `ticks_diff`, and `dowel replay` subtracts trace times.
+Everything is a small int, so `update` allocates nothing on MicroPython.
+"""
+
+try:
+    from micropython import const
+except ImportError:  # CPython: the host runs these same files
+
+    def const(x):
+        return x
+
+
+NO_EVENT = const(0)
+LOST = const(1)
+CONTACT = const(2)
+
+# The reading's level: no run or dip seen yet, in a dip, in a touch run.
+LEVEL_NONE = const(0)
+LEVEL_LOW = const(1)
+LEVEL_HIGH = const(2)
+
+# Ages saturate here: far above any window (max 2000 ms), and a small int on every port.
+_AGE_CAP_MS = const(1 << 20)
+
+
+class Contact:
+    def __init__(self, on, off, loss_ms, regain_ms):
+        self.on = on
+        self.off = off
+        self.loss_ms = loss_ms
+        self.regain_ms = regain_ms
+        self.touching = False  # the debounced state
+        self.level = LEVEL_NONE
+        self.age_ms = 0  # since the current run or dip began, saturating
+
+    def update(self, reading, dt_ms):
+        """Feed one sample taken `dt_ms` after the previous one; return the event it causes."""
+        age = self.age_ms + dt_ms
+        if age > _AGE_CAP_MS:
+            age = _AGE_CAP_MS
+        if reading >= self.on:
+            if self.level != LEVEL_HIGH:
+                self.level = LEVEL_HIGH
+                age = 0
+        elif reading < self.off:
+            if self.level != LEVEL_LOW:
+                self.level = LEVEL_LOW
+                age = 0
+        self.age_ms = age
+        if self.touching:
+            if self.level == LEVEL_LOW and age >= self.loss_ms:
+                self.touching = False
+                return LOST
+        elif self.level == LEVEL_HIGH and age >= self.regain_ms:
+            self.touching = True
+            return CONTACT
+        return NO_EVENT
+
+    def firm(self):
+        """In contact and not dipping: the point still presses the dowel right now."""
+        return self.touching and self.level != LEVEL_LOW

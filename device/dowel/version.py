@@ -1,0 +1,11 @@
+"""Version numbers shared by the firmware and the host tools (one source of truth).
+
+    from dowel.version import FIRMWARE, PROTOCOL
+"""
+
+# Firmware release; `dowel flash` writes it next to the code and checks the board answers it.
+FIRMWARE = "0.1.0"
+# Host <-> device call contract (device-side function names and their tuple results).
+PROTOCOL = 1
+# /dowel.json schema version.
+CONFIG = 1
