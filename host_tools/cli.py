@@ -68,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     except DowelError as exc:
         print(f"dowel: {exc}", file=sys.stderr)
         return exc.exit_status
+    except BrokenPipeError:
+        # `dowel replay ... | head`: the reader left; say nothing more.
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("dowel: interrupted", file=sys.stderr)
         return 130

@@ -1,0 +1,235 @@
+"""The dowel's configuration, `/dowel.json`: defaults, validation, atomic save.
+
+    cfg, reason = load("/dowel.json")  # reason is None, or why the defaults are in use
+    cfg = set_field(cfg, "sensors.head.on", "21000")  # raises ConfigError naming the field
+    save(cfg, "/dowel.json")
+
+One implementation serves the board (at boot, and `write_json` called by the host) and the host
+(`dowel config set`, `dowel calibrate`), so both refuse exactly the same values.
+"""
+
+import json
+import os
+
+try:
+    from micropython import const
+except ImportError:  # CPython: the host runs these same files
+
+    def const(x):
+        return x
+
+
+VERSION = const(1)
+PATH = "/dowel.json"
+SENSOR_NAMES = ("head", "midback", "sacrum")
+FEEDBACK_MODES = ("every", "faded")
+_ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+
+# Integer fields: (low, high) inclusive. Sensor thresholds are checked apart (0 < off < on).
+RANGES = {
+    "loss_ms": (20, 1000),
+    "regain_ms": (20, 2000),
+    "arm_ms": (100, 5000),
+    "start_deg": (5, 60),
+    "end_deg": (0, 55),
+    "faded_pct": (0, 100),
+    "drift_pct": (5, 90),
+    "session_gap_s": (60, 86400),
+}
+
+
+def defaults():
+    """A fresh copy of the default config (thresholds suit a typical adult; calibrate instead)."""
+    return {
+        "version": VERSION,
+        "patient": "UNSET",
+        "loss_ms": 120,
+        "regain_ms": 200,
+        "arm_ms": 500,
+        "sensors": {
+            "head": {"on": 20000, "off": 16000, "level": 0},
+            "midback": {"on": 20000, "off": 16000, "level": 0},
+            "sacrum": {"on": 20000, "off": 16000, "level": 0},
+        },
+        "start_deg": 15,  # IMU: a rep starts when trunk pitch passes this
+        "end_deg": 8,  # ... and ends when it returns under this
+        "feedback": "every",  # or "faded": beep on faded_pct percent of reps
+        "faded_pct": 50,
+        "chime": False,  # a short chime after a clean rep
+        "drift_pct": 25,  # contact level moved this far from `level`: prompt to recalibrate
+        "session_gap_s": 600,  # idle this long and the next rep opens a new log session
+    }
+
+
+class ConfigError(ValueError):
+    """The config has bad fields; `errors` lists (field, message) for every one of them."""
+
+    def __init__(self, errors):
+        self.errors = errors
+        ValueError.__init__(self, "; ".join(field + ": " + msg for field, msg in errors))
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def validate(obj):
+    """Return a normalized copy of `obj` (missing optional fields take defaults) or raise
+    ConfigError naming every bad field. Unknown fields are refused, not silently kept."""
+    errors = []
+    if not isinstance(obj, dict):
+        raise ConfigError([("config", "must be a JSON object")])
+    out = defaults()
+    for key in obj:
+        if key not in out:
+            errors.append((key, "unknown field"))
+    if obj.get("version", VERSION) != VERSION:
+        errors.append(("version", "must be " + str(VERSION)))
+    patient = obj.get("patient", out["patient"])
+    if (
+        not isinstance(patient, str)
+        or not 1 <= len(patient) <= 32
+        or any(c not in _ID_CHARS for c in patient)
+    ):
+        errors.append(("patient", "must be 1..32 characters from A-Z a-z 0-9 _ -"))
+    else:
+        out["patient"] = patient
+    for key in RANGES:
+        if key in obj:
+            low, high = RANGES[key]
+            value = obj[key]
+            if not _is_int(value) or not low <= value <= high:
+                errors.append((key, "must be an integer from %d to %d" % (low, high)))
+            else:
+                out[key] = value
+    if out["end_deg"] >= out["start_deg"]:
+        errors.append(("end_deg", "must be below start_deg (%d)" % out["start_deg"]))
+    if "feedback" in obj:
+        if obj["feedback"] not in FEEDBACK_MODES:
+            errors.append(("feedback", "must be one of: " + ", ".join(FEEDBACK_MODES)))
+        else:
+            out["feedback"] = obj["feedback"]
+    if "chime" in obj:
+        if not isinstance(obj["chime"], bool):
+            errors.append(("chime", "must be true or false"))
+        else:
+            out["chime"] = obj["chime"]
+    sensors = obj.get("sensors", out["sensors"])
+    if not isinstance(sensors, dict):
+        errors.append(("sensors", "must be an object with head, midback and sacrum"))
+    else:
+        for key in sensors:
+            if key not in SENSOR_NAMES:
+                errors.append(("sensors." + key, "unknown sensor"))
+        for name in SENSOR_NAMES:
+            _validate_sensor(sensors.get(name), name, out["sensors"][name], errors)
+    if errors:
+        raise ConfigError(errors)
+    return out
+
+
+def _validate_sensor(given, name, out, errors):
+    field = "sensors." + name
+    if given is None:
+        return  # keep the defaults for a sensor not mentioned
+    if not isinstance(given, dict):
+        errors.append((field, "must be an object with on and off"))
+        return
+    for key in given:
+        if key not in out:
+            errors.append((field + "." + key, "unknown field"))
+    for key in ("on", "off", "level"):
+        if key in given:
+            value = given[key]
+            if not _is_int(value) or not 0 <= value <= 65535:
+                errors.append((field + "." + key, "must be an integer from 0 to 65535"))
+            else:
+                out[key] = value
+    if not 0 < out["off"] < out["on"] <= 65535:
+        errors.append((field, "needs 0 < off < on <= 65535 (off %d, on %d)" % (out["off"], out["on"])))
+
+
+def set_field(cfg, dotted, text):
+    """Return a validated copy of `cfg` with one dotted field set from its text form."""
+    keys = dotted.split(".")
+    new = json.loads(json.dumps(cfg))  # deep copy that works on MicroPython too
+    node = new
+    for key in keys[:-1]:
+        if not isinstance(node.get(key), dict):
+            raise ConfigError([(dotted, "unknown field")])
+        node = node[key]
+    if keys[-1] not in node:
+        raise ConfigError([(dotted, "unknown field")])
+    current = node[keys[-1]]
+    if isinstance(current, bool):
+        if text not in ("true", "false"):
+            raise ConfigError([(dotted, "must be true or false")])
+        node[keys[-1]] = text == "true"
+    elif _is_int(current):
+        try:
+            node[keys[-1]] = int(text)
+        except ValueError:
+            raise ConfigError([(dotted, "must be an integer, not " + repr(text))])
+    else:
+        node[keys[-1]] = text
+    return validate(new)
+
+
+def config_hash(cfg):
+    """First 8 bytes of the SHA-256 of the canonical JSON: names the config in log headers."""
+    import hashlib
+
+    return hashlib.sha256(canonical(cfg).encode()).digest()[:8]
+
+
+def canonical(value):
+    """Key-sorted compact JSON, written by hand: MicroPython's json has no sort_keys."""
+    if isinstance(value, dict):
+        return "{" + ",".join(json.dumps(k) + ":" + canonical(value[k]) for k in sorted(value)) + "}"
+    return json.dumps(value)
+
+
+def load(path=PATH):
+    """Return (cfg, reason). A missing file gives defaults and reason None; a corrupt or
+    out-of-range one gives defaults and the reason, for the fault cue and the host to read."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        try:
+            with open(path + ".tmp") as f:  # a save cut between its remove and rename
+                text = f.read()
+        except OSError:
+            return defaults(), None
+    try:
+        return validate(json.loads(text)), None
+    except ValueError as exc:  # ConfigError and JSON syntax errors alike
+        return defaults(), "config " + path + " rejected, defaults in use: " + str(exc)
+
+
+def save(cfg, path=PATH):
+    """Validate, then write atomically: a temporary file, flushed, renamed over the old one,
+    so a power cut leaves either the old config or the new, never half of one."""
+    cfg = validate(cfg)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(canonical(cfg))
+        f.flush()
+    try:
+        os.rename(tmp, path)  # LittleFS (the ESP32 default) replaces the old file atomically
+    except OSError:
+        # FAT cannot rename over a file. If power fails between these two lines, `load` finds
+        # no config but a complete temporary one, and uses it.
+        os.remove(path)
+        os.rename(tmp, path)
+    return cfg
+
+
+def read(path=PATH):
+    """Host call: (cfg, reason) as `load` returns it."""
+    return load(path)
+
+
+def write_json(text, path=PATH):
+    """Host call: validate the JSON text and save it atomically; return the normalized cfg."""
+    return save(json.loads(text), path)

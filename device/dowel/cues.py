@@ -1,0 +1,92 @@
+"""Sounds and LED patterns, played without blocking: the loop calls `update(dt_ms)` each tick.
+
+    player = CuePlayer()
+    changed = player.update(dt_ms)    # True when the tone changed this tick
+    if sacrum_lost:
+        player.play(LOST_CUES[3])     # starts now: its first tone is to be output
+        changed = True
+    if changed:
+        board.tone(player.freq_hz)    # 0 = silent; the LED follows the tone
+
+A pattern is a flat tuple (freq_hz, ms, freq_hz, ms, ...); 0 Hz is a gap. Each lost point has
+its own pitch *and* rhythm, so a PT can name it by ear without seeing the dowel: the higher the
+point on the back, the higher the note, and one, two or three beeps, top to bottom.
+"""
+
+try:
+    from micropython import const
+except ImportError:  # CPython: the host runs these same files
+
+    def const(x):
+        return x
+
+
+HEAD_CUE = (2637, 220)  # E7, one beep
+MIDBACK_CUE = (1760, 110, 0, 80, 1760, 110)  # A6, two beeps
+SACRUM_CUE = (1047, 90, 0, 70, 1047, 90, 0, 70, 1047, 90)  # C6, three beeps
+LOST_CUES = (None, HEAD_CUE, MIDBACK_CUE, SACRUM_CUE)  # indexed by point number 1..3
+READY_CUE = (1319, 60, 1976, 60)  # rising chirp: three points in contact, go
+GOOD_REP_CUE = (1568, 50, 0, 30, 2093, 70)  # optional chime after a clean rep
+# Config rejected at boot: a two-tone warble the patient will not mistake for a lost point.
+CONFIG_FAULT_CUE = (880, 150, 0, 100, 440, 150, 0, 100, 880, 150, 0, 100, 440, 150)
+LOG_FULL_CUE = (440, 600)  # long low tone at the end of a rep that could not be logged
+
+
+class CuePlayer:
+    def __init__(self):
+        self.pattern = None
+        self.index = 0
+        self.left_ms = 0
+        self.freq_hz = 0
+
+    def play(self, pattern):
+        """Start a pattern now, cutting off any pattern still playing; the caller outputs
+        `freq_hz` right away."""
+        self.pattern = pattern
+        self.index = 0
+        self.left_ms = pattern[1]
+        self.freq_hz = pattern[0]
+
+    def update(self, dt_ms):
+        """Advance by dt_ms; return True when the tone to output changed (including at start)."""
+        pattern = self.pattern
+        if pattern is None:
+            return False
+        before = self.freq_hz
+        left = self.left_ms - dt_ms
+        i = self.index
+        while left <= 0:
+            i += 2
+            if i >= len(pattern):
+                self.pattern = None
+                self.freq_hz = 0
+                self.left_ms = 0
+                return before != 0
+            left += pattern[i + 1]
+            self.freq_hz = pattern[i]
+        self.index = i
+        self.left_ms = left
+        return self.freq_hz != before
+
+    def busy(self):
+        return self.pattern is not None
+
+
+class Fader:
+    """Faded feedback: cue a set percentage of reps, spread evenly (a Bresenham accumulator),
+    so 50 % cues every other rep rather than a random half. Mode "every" cues all reps."""
+
+    def __init__(self, faded, pct):
+        self.faded = faded
+        self.pct = pct
+        self.acc = 0
+
+    def next_rep(self):
+        """Call once per rep: True when this rep's faults should be cued."""
+        if not self.faded:
+            return True
+        self.acc += self.pct
+        if self.acc >= 100:
+            self.acc -= 100
+            return True
+        return False

@@ -1,0 +1,128 @@
+"""The one module that touches hardware: FSR inputs, LED, buzzer, watchdog, optional IMU.
+
+    board = Board()
+    readings = array("H", (0, 0, 0))
+    board.read(readings)            # raw read_u16 counts: head, mid-back, sacrum
+    board.tone(1760)                # 0 = silent; the LED follows the buzzer
+    if board.imu:
+        board.imu.read()            # updates board.imu.ax and board.imu.az
+
+Pins come from `dowel.pinmap`. Every call in the per-tick path writes into buffers made here,
+once, so the loop allocates nothing.
+"""
+
+import machine
+from micropython import const
+
+from dowel import pinmap
+
+_PWR_MGMT_1 = const(0x6B)
+_ACCEL_CONFIG = const(0x1C)
+_CONFIG = const(0x1A)
+_ACCEL_XOUT_H = const(0x3B)
+_WHO_AM_I = const(0x75)
+_BUZZER_DUTY = const(32768)  # 50 %: loudest square wave on a passive piezo
+
+
+class Mpu6050:
+    """Accelerometer of an MPU6050 at +-2 g (16384 counts per g), 44 Hz digital low-pass."""
+
+    def __init__(self, i2c, addr=pinmap.MPU6050_ADDR):
+        self.i2c = i2c
+        self.addr = addr
+        self._buf = bytearray(6)
+        self.ax = 0
+        self.az = 0
+        if i2c.readfrom_mem(addr, _WHO_AM_I, 1)[0] not in (0x68, 0x98):
+            raise OSError("no MPU6050 at 0x%02x" % addr)
+        i2c.writeto_mem(addr, _PWR_MGMT_1, b"\x00")  # wake, internal oscillator
+        i2c.writeto_mem(addr, _ACCEL_CONFIG, b"\x00")  # +-2 g
+        i2c.writeto_mem(addr, _CONFIG, b"\x03")  # DLPF 44 Hz: no aliasing at a 200 Hz loop
+
+    def read(self):
+        """Update `ax` and `az`: signed counts along the dowel (X) and out of the back (Z).
+        Attributes, not a returned tuple: a tuple per tick would allocate."""
+        buf = self._buf
+        self.i2c.readfrom_mem_into(self.addr, _ACCEL_XOUT_H, buf)
+        ax = (buf[0] << 8) | buf[1]
+        az = (buf[4] << 8) | buf[5]
+        if ax & 0x8000:
+            ax -= 0x10000
+        if az & 0x8000:
+            az -= 0x10000
+        self.ax = ax
+        self.az = az
+
+
+def find_imu():
+    """An Mpu6050 if one answers on the pin map's I2C bus, else None (the dowel works without)."""
+    try:
+        i2c = machine.I2C(
+            pinmap.I2C_ID,
+            scl=machine.Pin(pinmap.I2C_SCL_PIN),
+            sda=machine.Pin(pinmap.I2C_SDA_PIN),
+            freq=pinmap.I2C_FREQ_HZ,
+        )
+        if pinmap.MPU6050_ADDR not in i2c.scan():
+            return None
+        return Mpu6050(i2c)
+    except OSError:
+        return None
+
+
+class Board:
+    def __init__(self, wdt_ms=0):
+        adcs = []
+        for pin in pinmap.SENSOR_PINS:
+            adc = machine.ADC(machine.Pin(pin))
+            adc.atten(machine.ADC.ATTN_11DB)  # full 0-3.3 V range; linear ~150-2450 mV
+            adcs.append(adc)
+        self._adc0, self._adc1, self._adc2 = adcs
+        self._led = machine.Pin(pinmap.LED_PIN, machine.Pin.OUT, value=0)
+        self._pwm = machine.PWM(machine.Pin(pinmap.BUZZER_PIN), freq=1000, duty_u16=0)
+        self.imu = find_imu()
+        self._wdt = machine.WDT(timeout=wdt_ms) if wdt_ms else None
+        self._timer = None
+
+    def read(self, out):
+        out[0] = self._adc0.read_u16()
+        out[1] = self._adc1.read_u16()
+        out[2] = self._adc2.read_u16()
+
+    def tone(self, freq_hz):
+        if freq_hz:
+            self._pwm.freq(freq_hz)
+            self._pwm.duty_u16(_BUZZER_DUTY)
+            self._led.value(1)
+        else:
+            self._pwm.duty_u16(0)
+            self._led.value(0)
+
+    def led(self, on):
+        self._led.value(1 if on else 0)
+
+    def feed(self):
+        if self._wdt:
+            self._wdt.feed()
+
+    def keep_fed(self, period_ms):
+        """Feed the watchdog from a timer while the loop is stopped for the host: the ESP32's
+        WDT cannot be disabled once started, and a log pull must not reset the board."""
+        if self._wdt and self._timer is None:
+            self._timer = machine.Timer(0)
+            self._timer.init(period=period_ms, mode=machine.Timer.PERIODIC, callback=self._feed_cb)
+
+    def _feed_cb(self, _timer):
+        self._wdt.feed()
+
+    def quiet(self):
+        self.tone(0)
+
+
+def unique_id():
+    """The board's unique id (the MAC on an ESP32): names the device in log headers."""
+    return machine.unique_id()
+
+
+def rtc_datetime():
+    return machine.RTC().datetime()

@@ -1,0 +1,27 @@
+"""What the board tells the host: firmware version and status. Called over the raw REPL.
+
+    link.call("dowel.info", "version")   # -> ("0.1.0", 1, 1): firmware, protocol, config
+    link.call("dowel.info", "status")    # -> dict, see `status`
+"""
+
+from dowel import config
+from dowel import version as _v
+
+
+def version():
+    return (_v.FIRMWARE, _v.PROTOCOL, _v.CONFIG)
+
+
+def status():
+    """Config in use and why, IMU presence, and the log store's state (when the loop ran)."""
+    from dowel import app
+
+    cfg, reason = config.load()
+    running = app.current
+    return {
+        "firmware": _v.FIRMWARE,
+        "patient": cfg["patient"],
+        "config_reason": reason,
+        "has_imu": None if running is None else running.pitch is not None,
+        "log_full": None if running is None else running.log.full,
+    }
