@@ -65,7 +65,7 @@ def read_trace(path: Path) -> tuple[list[Sample], bool]:
             raise UsageError(f"{path}:{line}: t_ms {t_ms} is not after {last_t}")
         last_t = t_ms
         counts = []
-        for name, cell in zip(SENSORS, row[1:4]):
+        for name, cell in zip(SENSORS, row[1:4], strict=True):
             try:
                 value = int(cell)
             except ValueError:

@@ -16,9 +16,17 @@ from array import array
 
 from dowel import config, cues, hal
 from dowel.engine import Engine
-from dowel.ticks import Clock
 from dowel.logstore import Log
-from dowel.rep import EV_REP_END, EV_REP_START, NO_DDEG
+from dowel.rep import (
+    EV_ARMED,
+    EV_FAULT,
+    EV_RELEASE,
+    EV_REP_END,
+    EV_REP_START,
+    NO_DDEG,
+    STATE_NAMES,
+)
+from dowel.ticks import Clock
 from dowel.version import FIRMWARE
 
 try:
@@ -85,6 +93,7 @@ class App:
         reps = self.engine.reps
         if events & EV_REP_START and (not self.session_open or self.idle_ms >= self.gap_ms):
             self._begin_session()
+        self._announce(events)
         if events & EV_REP_END:
             self.idle_ms = 0
             written = self.log.add_rep(
@@ -102,6 +111,41 @@ class App:
             )
             if not written:
                 self.engine.play(cues.LOG_FULL_CUE)
+
+    def _announce(self, events):
+        """One console line per event, `@dowel <event> key=value ...`: what a serial monitor
+        (or `dowel demo`) shows live. Only on events, so the steady state prints nothing."""
+        reps = self.engine.reps
+        state = STATE_NAMES[reps.state]
+        if events & EV_REP_END:
+            print(
+                "@dowel rep_end rep=%d lost=%d first=%d ms=%d depth_ddeg=%d state=%s"
+                % (
+                    reps.seq,
+                    reps.lost_mask,
+                    reps.first_lost,
+                    reps.duration_ms,
+                    reps.depth_ddeg,
+                    state,
+                )
+            )
+        if events & EV_RELEASE:
+            print("@dowel release state=" + state)
+        if events & EV_ARMED:
+            print("@dowel armed state=" + state)
+        if events & EV_REP_START:
+            print("@dowel rep_start rep=%d state=%s" % (reps.seq, state))
+        if events & EV_FAULT:
+            print(
+                "@dowel fault lost=%d rep=%d cued=%d pitch_ddeg=%d state=%s"
+                % (
+                    reps.new_faults,
+                    reps.seq,
+                    self.engine.cue_this_rep,
+                    reps.loss_pitch_ddeg,
+                    state,
+                )
+            )
 
     def _begin_session(self):
         self.log.begin_session(

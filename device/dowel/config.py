@@ -146,7 +146,9 @@ def _validate_sensor(given, name, out, errors):
             else:
                 out[key] = value
     if not 0 < out["off"] < out["on"] <= 65535:
-        errors.append((field, "needs 0 < off < on <= 65535 (off %d, on %d)" % (out["off"], out["on"])))
+        errors.append(
+            (field, "needs 0 < off < on <= 65535 (off %d, on %d)" % (out["off"], out["on"]))
+        )
 
 
 def set_field(cfg, dotted, text):
@@ -185,7 +187,9 @@ def config_hash(cfg):
 def canonical(value):
     """Key-sorted compact JSON, written by hand: MicroPython's json has no sort_keys."""
     if isinstance(value, dict):
-        return "{" + ",".join(json.dumps(k) + ":" + canonical(value[k]) for k in sorted(value)) + "}"
+        return (
+            "{" + ",".join(json.dumps(k) + ":" + canonical(value[k]) for k in sorted(value)) + "}"
+        )
     return json.dumps(value)
 
 

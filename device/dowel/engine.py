@@ -23,9 +23,7 @@ class Engine:
         self.head = Contact(s["head"]["on"], s["head"]["off"], loss_ms, regain_ms)
         self.midback = Contact(s["midback"]["on"], s["midback"]["off"], loss_ms, regain_ms)
         self.sacrum = Contact(s["sacrum"]["on"], s["sacrum"]["off"], loss_ms, regain_ms)
-        self.reps = RepMachine(
-            cfg["arm_ms"], cfg["start_deg"] * 10, cfg["end_deg"] * 10, has_imu
-        )
+        self.reps = RepMachine(cfg["arm_ms"], cfg["start_deg"] * 10, cfg["end_deg"] * 10, has_imu)
         self.player = cues.CuePlayer()
         self.fader = cues.Fader(cfg["feedback"] == "faded", cfg["faded_pct"])
         self.chime = cfg["chime"]

@@ -113,7 +113,7 @@ class Board:
             self._timer.init(period=period_ms, mode=machine.Timer.PERIODIC, callback=self._feed_cb)
 
     def _feed_cb(self, _timer):
-        self._wdt.feed()
+        self.feed()
 
     def quiet(self):
         self.tone(0)

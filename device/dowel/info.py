@@ -1,7 +1,7 @@
 """What the board tells the host: firmware version and status. Called over the raw REPL.
 
-    link.call("dowel.info", "version")   # -> ("0.1.0", 1, 1): firmware, protocol, config
-    link.call("dowel.info", "status")    # -> dict, see `status`
+link.call("dowel.info", "version")   # -> ("0.1.0", 1, 1): firmware, protocol, config
+link.call("dowel.info", "status")    # -> dict, see `status`
 """
 
 from dowel import config

@@ -1,7 +1,7 @@
 """Trunk pitch from the MPU6050 accelerometer, in integer deci-degrees.
 
     pitch = Pitch()
-    ddeg = pitch.update(ax, az)   # raw signed accelerometer counts (X up the dowel, Z out of the back)
+    ddeg = pitch.update(ax, az)   # signed accelerometer counts: X up the dowel, Z out of the back
 
 Why accelerometer only, no gyro fusion: a hip hinge is slow (1-3 s down, similar up), so the
 trunk's own acceleration stays under about 0.1 g and tilts the gravity estimate by under 6

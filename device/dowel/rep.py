@@ -13,8 +13,8 @@ tick. Nothing here reads a clock: `dt_ms` is the time since the previous tick.
 
 - IDLE: the dowel is being picked up or is away. Never beeps. All three points touching for
   `arm_ms` arms it (EV_ARMED: the ready cue).
-- ARMED (IMU only): standing tall in three-point contact. Pitch past `start_ddeg` starts a rep.
-  Without an IMU a rep starts as soon as the dowel is armed: reps are armed periods.
+- ARMED: standing tall in three-point contact. Pitch past `start_ddeg` starts a rep. Without an
+  IMU a rep starts as soon as the dowel is armed: reps are armed periods.
 - IN_REP: a rep is open. With an IMU it ends when the pitch returns under `end_ddeg` after
   having passed `start_ddeg`; without one, when the patient is back in contact after a fault.
 - FAULT: a point was lost while armed or in a rep. Each point faults at most once per rep, so a
@@ -142,7 +142,7 @@ class RepMachine:
             self.state = FAULT
             return events
         if state == ARMED:
-            if pitch_ddeg >= self.start_ddeg:
+            if not self.has_imu or pitch_ddeg >= self.start_ddeg:
                 self.state = IN_REP
                 return self._start_rep(pitch_ddeg)
             return 0
@@ -161,8 +161,10 @@ class RepMachine:
                     return 0
                 self.state = ARMED
                 return EV_ARMED
-            # Without an IMU the armed period was the rep: it ends here and the next begins.
-            return self._end_rep() | self._arm(pitch_ddeg)
+            # Without an IMU the armed period was the rep: it ends here, and the next one
+            # starts on the next tick, once the caller has taken this one's figures.
+            self.state = ARMED
+            return self._end_rep() | EV_ARMED
         return 0
 
     def lost_mask_open(self):

@@ -1,10 +1,10 @@
 """The debounce rule, checked against a reference written from the README's words."""
 
+from dowel.contact import CONTACT, LOST, NO_EVENT, Contact
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dowel.contact import CONTACT, LOST, NO_EVENT, Contact
-from tests.device.vectors import reference_debounce, make_vectors
+from tests.device.vectors import make_vectors, reference_debounce
 
 NAMES = {LOST: "lost", CONTACT: "contact"}
 

@@ -1,9 +1,6 @@
 """The rep state machine: no beep unless armed, one fault per lost point per rep, put-downs
 silent, IMU reps with depth and phases, no-IMU reps as armed periods."""
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from dowel import config
 from dowel.engine import Engine
 from dowel.rep import (
@@ -18,6 +15,8 @@ from dowel.rep import (
     IN_REP,
     RepMachine,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 ALL = 7
 DT = 5
@@ -126,8 +125,10 @@ def test_no_imu_reps_are_armed_periods():
     assert m.state == IN_REP and m.seq == 0
     assert m.update(ALL ^ 4, ALL ^ 4, 4, 0, DT) == EV_FAULT
     ticks(m, 20, touching=ALL ^ 4)
-    events = m.update(ALL, ALL, 0, 0, DT)  # back to three points: rep 0 ends, rep 1 begins
-    assert events == EV_REP_END | EV_ARMED | EV_REP_START
+    events = m.update(ALL, ALL, 0, 0, DT)  # back to three points: rep 0 ends...
+    assert events == EV_REP_END | EV_ARMED
+    assert m.seq == 0 and m.lost_mask == 4 and m.duration_ms > 0  # ...its figures intact
+    assert m.update(ALL, ALL, 0, 0, DT) == EV_REP_START  # ...and rep 1 begins
     assert m.seq == 1 and m.depth_ddeg == -32768
 
 

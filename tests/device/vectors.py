@@ -83,8 +83,15 @@ def make_vectors(count: int = 300, seed: int = 20261122) -> list[dict]:
     # Hand-made edges: exactly at the window, band readings extending a dip, the on/off bounds.
     edge = [(0, ON), (199, ON), (200, ON), (300, OFF - 1), (419, OFF), (420, ON - 1), (500, ON)]
     vectors.append(
-        {"name": "edges", "on": ON, "off": OFF, "loss_ms": 120, "regain_ms": 200,
-         "samples": edge, "expected": reference_debounce(edge, ON, OFF, 120, 200)}
+        {
+            "name": "edges",
+            "on": ON,
+            "off": OFF,
+            "loss_ms": 120,
+            "regain_ms": 200,
+            "samples": edge,
+            "expected": reference_debounce(edge, ON, OFF, 120, 200),
+        }
     )
     return vectors
 
