@@ -5,4 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 "$BIN/python" -m host_tools.firmware_check
+# The report's screenshot test needs a browser: Debian's chromium, installed here when missing
+# and running as root (CI); elsewhere that test skips and says so.
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+        >/dev/null || echo "test.sh: could not install chromium; the screenshot test will skip" >&2
+fi
 "$BIN/python" -m pytest "$@"

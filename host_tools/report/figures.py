@@ -1,0 +1,383 @@
+"""The report's plots: `ReportData` in, matplotlib Figures out (no pyplot, no global state).
+
+    plots = build_figures(data)   # [Plot(key, title, caption, figure)]; no data, no plot
+    svg = figure_svg(plots[0].figure, plots[0].key)
+
+Every figure is drawn from `ReportData` fields only, so the numbers in a plot are the ones the
+tests check. Colours are the Okabe-Ito palette (readable with the common colour-vision
+deficiencies); the point colours match the dowel's order head, mid-back, sacrum.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from matplotlib import rc_context  # noqa: E402
+from matplotlib.dates import AutoDateLocator, DateFormatter  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator, PercentFormatter  # noqa: E402
+
+from host_tools.report.data import POINTS, ReportData, SessionStats  # noqa: E402
+
+COLOURS = {
+    "clean": "#009E73",
+    "head": "#56B4E9",
+    "midback": "#E69F00",
+    "sacrum": "#D55E00",
+    "met": "#009E73",
+    "partial": "#E69F00",
+    "missed": "#BBBBBB",
+    "depth": "#0072B2",
+    "loss": "#D55E00",
+    "lower": "#0072B2",
+    "pause": "#CC79A7",
+    "rise": "#56B4E9",
+}
+LABELS = {
+    "clean": "clean",
+    "head": "head lost",
+    "midback": "mid-back lost",
+    "sacrum": "sacrum lost",
+}
+# Typed loosely: matplotlib's stubs want literal rc keys, which a shared dict cannot give.
+STYLE: Any = {
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "axes.grid.axis": "y",
+    "grid.color": "#e4e4e4",
+    "axes.axisbelow": True,
+    "svg.fonttype": "path",  # glyphs as paths: the page needs no font
+}
+WIDTH_IN = 8.0
+
+
+@dataclass(frozen=True)
+class Plot:
+    key: str  # also the HTML id: fig-<key>
+    title: str
+    caption: str  # how to read it, for the PT
+    figure: Figure
+
+
+def _session_axis(ax, data: ReportData, sessions: list[SessionStats]) -> None:
+    """x axis of per-session plots: a few sessions are labelled with day and time; more are
+    grouped by day (a tick at each day's first session, a faint line between days)."""
+    times = []
+    for s in sessions:
+        assert s.started is not None
+        times.append(s.started.astimezone(data.tz))
+    if len(sessions) <= 14:
+        ax.set_xticks(range(len(times)))
+        ax.set_xticklabels([f"{t.day} {t:%b}\n{t:%H:%M}" for t in times])
+    else:
+        firsts = [i for i, t in enumerate(times) if i == 0 or t.date() != times[i - 1].date()]
+        if len(firsts) <= 31:  # beyond a month the lines would hide the bars
+            for i in firsts[1:]:
+                ax.axvline(i - 0.5, color="#cccccc", linewidth=0.8, zorder=0)
+        # A label under the middle of each day's sessions, skipping one that would touch the
+        # last shown (a day with one or two sessions is narrower than its label).
+        min_gap = 0.6 / (WIDTH_IN * 0.8 / len(times))  # label width over one session's width
+        ticks, labels, last = [], [], None
+        for first, nxt in zip(firsts, [*firsts[1:], len(times)], strict=True):
+            centre = (first + nxt - 1) / 2
+            if last is None or centre - last >= min_gap:
+                ticks.append(centre)
+                labels.append(f"{times[first]:%a}\n{times[first].day} {times[first]:%b}")
+                last = centre
+        ax.set_xticks(ticks)
+        ax.set_xticklabels(labels)
+        ax.tick_params(axis="x", length=0)
+        ax.set_xlabel("sessions, grouped by day", fontsize=8, color="#555555")
+    ax.set_xlim(-0.6, len(sessions) - 0.4)
+
+
+def adherence_figure(data: ReportData) -> Figure | None:
+    if not data.days:
+        return None
+    days = data.days
+    target = data.target_reps
+    fig = Figure(figsize=(WIDTH_IN, 2.8), layout="constrained")
+    ax = fig.add_subplot()
+    x = range(len(days))
+    heights = [d.reps for d in days]
+    colours = [
+        COLOURS["met"] if d.met else COLOURS["partial"] if d.practised else COLOURS["missed"]
+        for d in days
+    ]
+    ax.bar(x, heights, color=colours, width=0.75)
+    for i, d in enumerate(days):
+        if not d.practised:
+            ax.plot(i, 0, marker="x", color="#888888", markersize=6, clip_on=False)
+        elif len(days) <= 31:
+            ax.annotate(
+                f"{d.sessions}",
+                (i, d.reps),
+                textcoords="offset points",
+                xytext=(0, 2),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                color="#444444",
+            )
+    ax.axhline(target, color="#333333", linestyle="--", linewidth=1)
+    ax.set_ylim(0, max([target, *heights]) * 1.12)
+    ax.set_ylabel("reps per day")
+    step = max(1, -(-len(days) // 15))
+    ax.set_xticks(range(0, len(days), step))
+    ax.set_xticklabels([f"{d.day:%a}\n{d.day.day} {d.day:%b}" for d in days[::step]])
+    ax.set_xlim(-0.6, len(days) - 0.4)
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    ax.legend(
+        handles=[
+            Line2D(
+                [],
+                [],
+                color="#333333",
+                linestyle="--",
+                linewidth=1,
+                label=f"prescribed: {target} reps a day",
+            ),
+            Patch(color=COLOURS["met"], label="prescription met"),
+            Patch(color=COLOURS["partial"], label="practised, fewer reps"),
+            Patch(color=COLOURS["missed"], label="no practice (x)"),
+        ],
+        loc="lower left",
+        bbox_to_anchor=(0, 1.0),
+        ncols=4,
+        frameon=False,
+        fontsize=8,
+    )
+    return fig
+
+
+def outcomes_figure(data: ReportData) -> Figure | None:
+    sessions = [s for s in data.sessions if s.reps]
+    if not sessions:
+        return None
+    fig = Figure(figsize=(WIDTH_IN, 3.2), layout="constrained")
+    ax = fig.add_subplot()
+    x = range(len(sessions))
+    bottom = [0.0] * len(sessions)
+    for kind in ("clean", *POINTS):
+        shares = [(s.clean if kind == "clean" else s.first_lost[kind]) / s.reps for s in sessions]
+        ax.bar(x, shares, bottom=bottom, color=COLOURS[kind], label=LABELS[kind], width=0.75)
+        bottom = [b + v for b, v in zip(bottom, shares, strict=True)]
+    if len(sessions) <= 30:
+        for i, s in enumerate(sessions):
+            ax.annotate(
+                f"{round(100 * s.clean / s.reps)}%",
+                (i, s.clean / s.reps / 2),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white",
+            )
+            ax.annotate(
+                f"n={s.reps}",
+                (i, 1),
+                textcoords="offset points",
+                xytext=(0, 2),
+                ha="center",
+                va="bottom",
+                fontsize=6.5,
+                color="#444444",
+            )
+    ax.set_ylim(0, 1.08)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylabel("share of the session's reps")
+    _session_axis(ax, data, sessions)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8, reverse=True)
+    return fig
+
+
+def depth_figure(data: ReportData) -> Figure | None:
+    sessions = data.imu_sessions
+    if not sessions:
+        return None
+    fig = Figure(figsize=(WIDTH_IN, 3.0), layout="constrained")
+    ax = fig.add_subplot()
+    for attr, colour, label, offset in (
+        ("depth", COLOURS["depth"], "deepest pitch reached", -0.1),
+        ("loss_pitch", COLOURS["loss"], "pitch when a point was lost", 0.1),
+    ):
+        xs, med, lo, hi = [], [], [], []
+        for i, s in enumerate(sessions):
+            spread = getattr(s, attr)
+            if spread.n:
+                xs.append(i + offset)
+                med.append(spread.median)
+                lo.append(spread.median - spread.q1)
+                hi.append(spread.q3 - spread.median)
+        if xs:
+            ax.errorbar(
+                xs,
+                med,
+                yerr=[lo, hi],
+                color=colour,
+                marker="o",
+                markersize=4,
+                capsize=3,
+                linewidth=1.2,
+                label=label + " (median, middle half)",
+            )
+    ax.set_ylabel("trunk pitch, degrees\n(0 = upright)")
+    ax.set_ylim(bottom=0)
+    _session_axis(ax, data, sessions)
+    ax.legend(loc="lower left", frameon=False, fontsize=8, ncols=2, bbox_to_anchor=(0, 1.0))
+    return fig
+
+
+def timing_figure(data: ReportData) -> Figure | None:
+    sessions = [s for s in data.imu_sessions if s.lower_ms.n or s.pause_ms.n or s.rise_ms.n]
+    if not sessions:
+        return None
+    fig = Figure(figsize=(WIDTH_IN, 2.8), layout="constrained")
+    ax = fig.add_subplot()
+    x = range(len(sessions))
+    bottom = [0.0] * len(sessions)
+    for attr, label in (
+        ("lower_ms", "lowering"),
+        ("pause_ms", "pause at the bottom"),
+        ("rise_ms", "rising"),
+    ):
+        secs = [(getattr(s, attr).median or 0) / 1000 for s in sessions]
+        ax.bar(x, secs, bottom=bottom, color=COLOURS[attr[:-3]], label=label, width=0.75)
+        bottom = [b + v for b, v in zip(bottom, secs, strict=True)]
+    ax.set_ylabel("seconds (median rep)")
+    _session_axis(ax, data, sessions)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8, reverse=True)
+    return fig
+
+
+def calibration_figure(data: ReportData) -> Figure | None:
+    cals = [c for c in data.calibrations if any("contact" in v for v in c.levels.values())]
+    if not cals and not data.drift_prompts:
+        return None
+    fig = Figure(figsize=(WIDTH_IN, 2.8), layout="constrained")
+    ax = fig.add_subplot()
+
+    def when(moment):
+        return moment.astimezone(data.tz).replace(tzinfo=None)
+
+    for point in POINTS:
+        pts = [
+            (when(c.taken), c.levels[point]["contact"])
+            for c in cals
+            if "contact" in c.levels[point]
+        ]
+        if pts:
+            ax.plot(
+                [p[0] for p in pts],
+                [p[1] for p in pts],
+                marker="o",
+                color=COLOURS[point],
+                label=f"{LABELS[point].split()[0]} contact level at calibration",
+            )
+        drift = [d for d in data.drift_prompts if d.sensor == point]
+        if drift:
+            ax.plot(
+                [when(d.seen) for d in drift],
+                [d.current for d in drift],
+                linestyle="none",
+                marker="X",
+                markersize=8,
+                color=COLOURS[point],
+                label=f"{LABELS[point].split()[0]} drift prompt (level seen)",
+            )
+    ax.set_ylabel("FSR reading\n(ADC counts)")
+    ax.yaxis.set_major_locator(MaxNLocator(5))
+    moments = [when(c.taken) for c in cals] + [when(d.seen) for d in data.drift_prompts]
+    pad = max(timedelta(days=2), (max(moments) - min(moments)) * 0.08)
+    ax.set_xlim(min(moments) - pad, max(moments) + pad)
+    ax.xaxis.set_major_locator(AutoDateLocator(minticks=3, maxticks=9))
+    ax.xaxis.set_major_formatter(
+        DateFormatter("%-d %b %Y" if len({m.year for m in moments}) > 1 else "%-d %b")
+    )
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=7.5)
+    ax.margins(y=0.15)
+    return fig
+
+
+FIGURES: list[tuple[str, str, str, Callable[[ReportData], Figure | None]]] = [
+    (
+        "adherence",
+        "Practice per day",
+        "Reps per calendar day against the prescription (dashed line). The small number over a "
+        "bar is the number of sessions that day; an x marks a day without practice.",
+        adherence_figure,
+    ),
+    (
+        "outcomes",
+        "Outcome of each rep, by session",
+        "Each bar is one session: green is the share of clean reps (all three points kept), the "
+        "other colours the point that left the dowel first. Over each bar (up to 30 sessions), n "
+        "is the session's rep count.",
+        outcomes_figure,
+    ),
+    (
+        "depth",
+        "How far the patient hinged (IMU)",
+        "Per session: the deepest trunk pitch reached and the pitch at which a point left the "
+        "dowel. The dot is the median rep, the bar the middle half of reps.",
+        depth_figure,
+    ),
+    (
+        "timing",
+        "Rep tempo (IMU)",
+        "Median time lowering, pausing at the bottom and rising, per session: is the patient "
+        "slowing down and pausing as taught?",
+        timing_figure,
+    ),
+    (
+        "calibration",
+        "Calibration history",
+        "Contact level of each sensor at each calibration visit; a cross is a drift prompt, the "
+        "level the dowel saw when it asked for a recalibration.",
+        calibration_figure,
+    ),
+]
+
+
+def build_figures(data: ReportData) -> list[Plot]:
+    plots = []
+    with rc_context(STYLE):
+        for key, title, caption, make in FIGURES:
+            fig = make(data)
+            if fig is not None:
+                plots.append(Plot(key, title, caption, fig))
+    return plots
+
+
+def figure_svg(fig: Figure, key: str) -> str:
+    """The figure as an inline <svg> element (no XML prolog, ids prefixed with `key`)."""
+    buf = io.StringIO()
+    with rc_context({**STYLE, "svg.hashsalt": key}):
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    text = buf.getvalue()
+    text = text[text.index("<svg") :]
+    # Matplotlib numbers its element ids per figure (figure_1, patch_1, glyph names): prefix
+    # them, and every reference to them, so five plots on one page keep ids unique.
+    text = re.sub(r'\bid="([^"]+)"', rf'id="{key}-\1"', text)
+    text = re.sub(r'href="#([^"]+)"', rf'href="#{key}-\1"', text)
+    text = re.sub(r"url\(#([^)]+)\)", rf"url(#{key}-\1)", text)
+    # Give the SVG a role and a fluid width: it scales with the page, height follows.
+    text = re.sub(
+        r'<svg ([^>]*?)width="[^"]*" height="[^"]*"',
+        rf'<svg \1role="img" aria-label="{key}" class="plot-svg"',
+        text,
+        count=1,
+    )
+    return text

@@ -1,0 +1,264 @@
+"""The plain-language summary at the top of the report, computed from `ReportData`.
+
+    for line in summarize(data): print(line)
+    # 12 of 14 days practised (3 Mar to 16 Mar); the prescription (5x10/day) was met on 9.
+    # Sacrum losses fell from 40% to 12% of reps.
+
+It says only what the data supports: a trend needs at least two sessions and enough reps on
+each side (early half vs late half of the sessions, see `data.halves`), and a change smaller
+than the thresholds below is reported as "about the same", not as a rise or a fall.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from host_tools.report.data import (
+    POINTS,
+    ReportData,
+    halves,
+    pooled_share,
+    pooled_values,
+)
+
+MIN_REPS_FOR_SHARE = 10  # per half, before a share is compared
+MIN_VALUES_FOR_MEAN = 5  # per half, before an IMU mean is compared
+SHARE_CHANGE = 0.05  # 5 percentage points
+DEPTH_CHANGE_DEG = 3.0
+TIME_CHANGE_S = 0.2
+TIME_CHANGE_REL = 0.15
+NOTABLE_SHARE = 0.05  # a point lost on fewer reps than this is not worth a sentence
+
+POINT_NAMES = {"head": "head", "midback": "mid-back", "sacrum": "sacrum"}
+
+
+def day_text(day: date) -> str:
+    return f"{day.day} {day.strftime('%b')}"
+
+
+def pct(x: float) -> str:
+    return f"{round(100 * x)}%"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _trend(early: float, late: float, fmt, up: str, down: str, same: str, threshold: float):
+    if abs(late - early) < threshold or fmt(early) == fmt(late):
+        return f"{same} {fmt(late)}"
+    return f"{up if late > early else down} from {fmt(early)} to {fmt(late)}"
+
+
+def summarize(data: ReportData) -> list[str]:
+    """A few short sentences, most important first."""
+    lines: list[str] = []
+    target = data.target_reps
+    if not data.sessions:
+        if not data.days:
+            lines.append("No practice sessions pulled from the dowel yet (`dowel logs pull`).")
+        else:
+            first, last = data.days[0].day, data.days[-1].day
+            when = (
+                f"on {day_text(first)}"
+                if first == last
+                else f"from {day_text(first)} to {day_text(last)}"
+            )
+            lines.append(f"No practice sessions recorded {when}.")
+    else:
+        n_days = len(data.days)
+        first, last = data.days[0].day, data.days[-1].day
+        period = f"{day_text(first)} to {day_text(last)}" if n_days > 1 else day_text(first)
+        practised = data.days_practised
+        line = f"{practised} of {_plural(n_days, 'day')} practised ({period})"
+        met = data.days_met
+        rx = f"the prescription ({data.patient.prescription}, {target} reps a day)"
+        if met == practised == n_days:
+            line += f"; {rx} was met every day."
+        elif met == 0:
+            line += f"; {rx} was not met on any day."
+        else:
+            line += f"; {rx} was met on {_plural(met, 'day')}."
+        lines.append(line)
+        lines.append(_outcomes_line(data))
+        if data.total_reps:
+            lines.extend(_point_lines(data))
+            lines.extend(_imu_lines(data))
+    if data.undated_sessions:
+        lines.append(
+            f"{_plural(data.undated_sessions, 'session')} had no date (the dowel's clock was not "
+            f"set) and {'is' if data.undated_sessions == 1 else 'are'} left out."
+        )
+    lines.append(_calibration_line(data))
+    return [line for line in lines if line]
+
+
+def _outcomes_line(data: ReportData) -> str:
+    reps, clean = data.total_reps, data.total_clean
+    n = len(data.sessions)
+    if reps == 0:
+        return f"{_plural(n, 'session')} recorded, with no completed reps."
+    line = f"{_plural(reps, 'rep')} in {_plural(n, 'session')}; {pct(clean / reps)} clean"
+    h = halves(data.sessions)
+    if h:
+        ce, re_ = pooled_share(h.early, None)
+        cl, rl = pooled_share(h.late, None)
+        if re_ >= MIN_REPS_FOR_SHARE and rl >= MIN_REPS_FOR_SHARE:
+            early, late = ce / re_, cl / rl
+            if abs(late - early) < SHARE_CHANGE or pct(early) == pct(late):
+                line += ", about the same early and late"
+            else:
+                line += f" ({'rose' if late > early else 'fell'} from {pct(early)} to {pct(late)})"
+    return line + "."
+
+
+def _point_lines(data: ReportData) -> list[str]:
+    reps = data.total_reps
+    if reps == 0:
+        return []
+    h = halves(data.sessions)
+    changes = []
+    if h:
+        for point in POINTS:
+            le, re_ = pooled_share(h.early, point)
+            ll, rl = pooled_share(h.late, point)
+            if re_ < MIN_REPS_FOR_SHARE or rl < MIN_REPS_FOR_SHARE:
+                continue
+            early, late = le / re_, ll / rl
+            if max(early, late) >= NOTABLE_SHARE and abs(late - early) >= SHARE_CHANGE:
+                word = "rose" if late > early else "fell"
+                changes.append(
+                    f"{POINT_NAMES[point]} losses {word} from {pct(early)} to {pct(late)} of reps"
+                )
+    if changes:
+        text = "; ".join(changes)
+        return [text[0].upper() + text[1:] + "."]
+    lost = {p: sum(s.first_lost[p] for s in data.sessions) for p in POINTS}
+    worst = max(POINTS, key=lambda p: lost[p])
+    if lost[worst] == 0:
+        return ["No point left the dowel on any rep."]
+    share = lost[worst] / reps
+    if share < NOTABLE_SHARE:
+        return [
+            f"Points seldom left the dowel (at most {pct(share)} of reps, {POINT_NAMES[worst]})."
+        ]
+    line = f"The point lost most often was the {POINT_NAMES[worst]} ({pct(share)} of reps)"
+    return [line + (", about the same early and late." if h else ".")]
+
+
+def _imu_lines(data: ReportData) -> list[str]:
+    imu = data.imu_sessions
+    if not imu:
+        return ["No IMU on the dowel for these sessions, so depth and timing were not measured."]
+    lines = []
+    prefix = ""
+    if len(imu) < len(data.sessions):
+        prefix = f"From the {len(imu)} of {len(data.sessions)} sessions with an IMU: "
+    h = halves(imu)
+    parts = []
+
+    def degrees(x: float) -> str:
+        return f"{round(x)}"
+
+    for attr, label in (
+        ("loss_pitch", "average depth before loss"),
+        ("clean_depth", "average depth of clean reps"),
+    ):
+        mean, n = pooled_values(imu, attr)
+        if mean is None:
+            continue
+        text = f"{label} {degrees(mean)} degrees"
+        if h:
+            me, ne = pooled_values(h.early, attr)
+            ml, nl = pooled_values(h.late, attr)
+            if me is not None and ml is not None and min(ne, nl) >= MIN_VALUES_FOR_MEAN:
+                text = (
+                    f"{label} "
+                    + _trend(me, ml, degrees, "rose", "fell", "stayed about", DEPTH_CHANGE_DEG)
+                    + " degrees"
+                )
+        parts.append(text)
+    if parts:
+        text = "; ".join(parts)
+        text = prefix + text if prefix else text[0].upper() + text[1:]
+        lines.append(text + ".")
+    timing = _timing_line(imu)
+    if timing:
+        lines.append(timing)
+    return lines
+
+
+def _timing_line(imu) -> str | None:
+    means = {}
+    for name in ("lower", "pause", "rise"):
+        mean, n = pooled_values(imu, name + "_ms")
+        if mean is not None:
+            means[name] = mean / 1000
+    if not means:
+        return None
+
+    def s(x: float) -> str:
+        return f"{x:.1f} s"
+
+    parts = [
+        f"{s(means[k])} {label}"
+        for k, label in (
+            ("lower", "lowering"),
+            ("pause", "paused at the bottom"),
+            ("rise", "rising"),
+        )
+        if k in means
+    ]
+    line = "A rep took on average " + ", ".join(parts)
+    h = halves(imu)
+    trends = []
+    if h:
+        for name, label, up, down in (
+            ("lower", "lowering", "slowed", "sped up"),
+            ("pause", "the pause", "lengthened", "shortened"),
+        ):
+            me, ne = pooled_values(h.early, name + "_ms")
+            ml, nl = pooled_values(h.late, name + "_ms")
+            if me is None or ml is None or min(ne, nl) < MIN_VALUES_FOR_MEAN:
+                continue
+            me, ml = me / 1000, ml / 1000
+            if abs(ml - me) >= TIME_CHANGE_S and abs(ml - me) >= TIME_CHANGE_REL * max(me, ml):
+                trends.append(f"{label} {up if ml > me else down} from {s(me)} to {s(ml)}")
+    if trends:
+        line += "; " + "; ".join(trends)
+    return line + "."
+
+
+def _calibration_line(data: ReportData) -> str:
+    cals = data.calibrations
+    drifts = data.drift_prompts
+    if not cals:
+        line = "Not calibrated on this computer yet (`dowel calibrate`)"
+        after = drifts
+    else:
+        when = ", ".join(day_text(data.local_day(c.taken)) for c in cals[-4:])
+        if len(cals) > 4:
+            when = "latest " + when
+        line = (
+            f"Calibrated {len(cals)} times ({when})" if len(cals) > 1 else f"Calibrated on {when}"
+        )
+        after = [d for d in drifts if d.seen >= cals[-1].taken]
+    before = [d for d in drifts if d not in after]
+
+    def listing(prompts) -> str:
+        return ", ".join(
+            f"{POINT_NAMES.get(d.sensor, d.sensor)} {day_text(data.local_day(d.seen))}"
+            for d in prompts[-4:]
+        )
+
+    if after:
+        line += (
+            f"; {_plural(len(after), 'drift prompt')} since ({listing(after)}): "
+            "consider recalibrating"
+        )
+    elif before:
+        line += (
+            f"; {_plural(len(before), 'drift prompt')} ({listing(before)}), none since the "
+            "latest calibration"
+        )
+    return line + "."
