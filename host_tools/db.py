@@ -73,6 +73,31 @@ CREATE TABLE IF NOT EXISTS drift_prompts (
     calibrated    INTEGER NOT NULL,
     current       INTEGER NOT NULL
 );
+-- Rep log import (host_tools.logdb). A device's log store has a random epoch; a store wiped by
+-- a reflash restarts its session numbers, so each (device, epoch, device session) is mapped to
+-- the `sessions.session` it was imported as.
+CREATE TABLE IF NOT EXISTS log_sessions (
+    device_id      TEXT NOT NULL,
+    epoch          INTEGER NOT NULL,
+    device_session INTEGER NOT NULL,
+    session        INTEGER NOT NULL,
+    PRIMARY KEY (device_id, epoch, device_session),
+    UNIQUE (device_id, session)
+);
+-- Every segment pulled: its SHA-256, what it held, and the raw copy kept before the device
+-- deleted it.
+CREATE TABLE IF NOT EXISTS log_segments (
+    epoch         INTEGER NOT NULL,
+    segment       INTEGER NOT NULL,
+    sha256        TEXT NOT NULL,
+    size          INTEGER NOT NULL,
+    device_id     TEXT,
+    reps          INTEGER NOT NULL,
+    error         TEXT,                  -- why decoding stopped early (a torn tail, damage)
+    raw_path      TEXT NOT NULL,
+    pulled_utc    TEXT NOT NULL,
+    PRIMARY KEY (epoch, segment, sha256)
+);
 """
 
 

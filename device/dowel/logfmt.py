@@ -1,0 +1,658 @@
+"""The rep log's record format (version 1), defined once: the firmware writes, the host reads.
+
+    packer = RepPacker()
+    packer.base(-1, 0)                       # after a session header: no rep yet, clock at 0
+    n = packer.pack(0, 1200, 4100, 4, 3, 2300, 310, 720, 1500, 600, 2000)
+    f.write(packer.buf[packer.start:packer.start + n])
+
+    seg = decode(open("/logs/00000001.dwl", "rb").read())
+    seg.reps, seg.sessions, seg.good_bytes, seg.error, seg.torn
+
+A segment file is a sequence of *frames*:
+
+    byte 0     kind << 5 | L    kind 1..6 (0 and 7 never: erased flash reads 0xFF, zeroed 0x00)
+                                L < 31: payload length; L == 31: byte 1 holds it (31..255)
+    payload    L bytes
+    CRC        CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF) of every byte before it, big-endian
+
+Kinds: 1 segment header (first frame of every file: b"DWL", format version, store epoch, segment
+number), 2 session header, 3 short rep (bit-packed, ~12 bytes), 4 long rep (varints: anything
+the short form cannot hold). A short rep is coded against the previous rep of its session
+(seq + 1, start as the gap since the previous rep ended); a session header sets that base, and a
+segment that continues a session opens with a copy of its header carrying the base, so every
+segment decodes on its own (earlier ones may already be pulled and deleted).
+
+Short rep payload, bits LSB first: lost_mask:3 first_lost:2 imu:1 wide:1 gap:13|21 duration:14,
+then when a point was lost loss_at:14, then with the IMU [loss_pitch:11s] depth:11s lower:13
+pause:13; rise is implicit (duration - lower - pause, which is how the rep machine defines it;
+a rep where that does not hold takes the long form). Sizes with framing: 12 bytes for a clean
+IMU rep, 15 with a loss, 8/9 without an IMU (one more byte for gaps over 8.19 s).
+
+Error detection: a torn write (power cut, Ctrl-C) leaves a frame whose length runs past the end
+of the file, or erased bytes: both are recognised exactly. For corruption inside a frame, the
+CRC-16 catches every error burst up to 16 bits and every 1-3 bit error (Hamming distance 4 at
+these lengths), and lets through 1 in 65536 of arbitrary garbage; kind, length, the segment
+magic and exact payload parsing reject most of that too. The decoder stops at the first frame
+that fails (it never resynchronises inside a segment, where a CRC-16 over random bytes would
+accept one false frame in ~65536 tries), so random bytes cannot produce records. CRC-8 would
+pass 1 in 256 and CRC-32 would cost 2 more bytes per rep (+17 %); transfers to the host are also
+covered by a SHA-256 of the whole segment.
+"""
+
+from array import array
+
+try:
+    from micropython import const
+except ImportError:  # CPython: the host runs these same files
+
+    def const(x):
+        return x
+
+
+FORMAT_VERSION = const(1)
+MAGIC = b"DWL"
+
+K_SEGMENT = const(1)
+K_SESSION = const(2)
+K_REP = const(3)
+K_REP_LONG = const(4)
+
+MAX_PAYLOAD = const(255)
+MAX_FRAME = const(259)  # 2 header bytes + 255 + CRC
+MAX_REP_FRAME = const(64)  # the long rep's worst case: 2 flag bytes + 9 five-byte varints
+MAX_TEXT = const(32)  # device id, firmware, config hash, patient: bytes kept in a header
+
+# Short rep field widths (bits).
+_GAP_BITS = const(13)
+_GAP_WIDE_BITS = const(21)
+_DUR_BITS = const(14)
+_LOSS_AT_BITS = const(14)
+_DDEG_BITS = const(11)  # signed: -102.4 .. 102.3 degrees
+_PHASE_BITS = const(13)
+_DDEG_MIN = const(-1024)
+_DDEG_MAX = const(1023)
+_LONG_LIMIT = const(0x3FFFFFFF)  # long-form fields: |value| < 2**30 (12 days of ms), small ints
+
+# Flag bits of the session header.
+S_IMU = const(1)
+S_RTC = const(2)
+S_CONTINUED = const(4)
+
+POINTS = ("clean", "head", "midback", "sacrum")  # first_lost 0..3
+
+
+def _crc_table():
+    t = array("H", [0] * 256)
+    for i in range(256):
+        c = i << 8
+        for _ in range(8):
+            c = ((c << 1) ^ 0x1021) if c & 0x8000 else (c << 1)
+        t[i] = c & 0xFFFF
+    return t
+
+
+_CRC = _crc_table()
+
+
+def crc16(data, start=0, end=-1, crc=0xFFFF):
+    """CRC-16/CCITT-FALSE of data[start:end] (end -1: to the end). Small ints only."""
+    if end < 0:
+        end = len(data)
+    t = _CRC
+    for i in range(start, end):
+        crc = ((crc << 8) & 0xFF00) ^ t[((crc >> 8) ^ data[i]) & 0xFF]
+    return crc
+
+
+def _frame_head(buf, pos, kind, n):
+    """Write the header for an n-byte payload at buf[pos]; return the header length."""
+    if n < 31:
+        buf[pos] = (kind << 5) | n
+        return 1
+    buf[pos] = (kind << 5) | 31
+    buf[pos + 1] = n
+    return 2
+
+
+def frame(kind, payload):
+    """A whole frame around `payload` (allocates: headers, not the per-rep path)."""
+    n = len(payload)
+    if n > MAX_PAYLOAD:
+        raise ValueError("payload too long")
+    buf = bytearray(n + 4)
+    h = _frame_head(buf, 0, kind, n)
+    buf[h : h + n] = payload
+    c = crc16(buf, 0, h + n)
+    buf[h + n] = c >> 8
+    buf[h + n + 1] = c & 0xFF
+    return bytes(buf[: h + n + 2])
+
+
+def _uvarint(out, value):
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+
+
+def _zigzag(value):
+    return value << 1 if value >= 0 else ((-value) << 1) - 1
+
+
+def _unzigzag(z):
+    return z >> 1 if not z & 1 else -((z + 1) >> 1)
+
+
+def _text(out, value):
+    if isinstance(value, str):
+        value = value.encode()
+    value = bytes(value)[:MAX_TEXT]
+    out.append(len(value))
+    out.extend(value)
+
+
+def segment_header(epoch, segment):
+    """The first frame of a segment file."""
+    p = bytearray(MAGIC)
+    p.append(FORMAT_VERSION)
+    p.extend(bytes(((epoch >> s) & 0xFF for s in (0, 8, 16, 24))))
+    _uvarint(p, segment)
+    return frame(K_SEGMENT, p)
+
+
+def session_header(
+    session, device_id, firmware, config_hash, patient, rtc, ticks_ms, has_imu, base=None
+):
+    """A session header frame. `rtc`: (year, month, day, hour, minute, second) or None.
+    `base`: None for a new session, else (seq, end_ms) of its last rep in an earlier segment."""
+    p = bytearray()
+    _uvarint(p, session)
+    flags = (S_IMU if has_imu else 0) | (S_RTC if rtc else 0) | (S_CONTINUED if base else 0)
+    p.append(flags)
+    _text(p, device_id)
+    _text(p, firmware)
+    _text(p, config_hash)
+    _text(p, patient)
+    _uvarint(p, ticks_ms & 0xFFFFFFFF)
+    if rtc:
+        year, month, day, hour, minute, second = rtc
+        p.extend(bytes((year - 2000, month, day, hour, minute, second)))
+    if base:
+        _uvarint(p, _zigzag(base[0]))
+        _uvarint(p, _zigzag(base[1]))
+    return frame(K_SESSION, p)
+
+
+class RepPacker:
+    """Codes one rep into the preallocated `buf` against the previous one (`base`). The short
+    form allocates nothing; `pack` returns the frame length, the frame starts at `start`."""
+
+    def __init__(self):
+        self.buf = bytearray(MAX_REP_FRAME)
+        self.start = 0
+        self.base_seq = -1
+        self.base_end_ms = 0
+        self._acc = 0
+        self._nacc = 0
+        self._pos = 0
+
+    def base(self, seq, end_ms):
+        self.base_seq = seq
+        self.base_end_ms = end_ms
+
+    def _bits(self, value, n):
+        acc = self._acc | ((value & ((1 << n) - 1)) << self._nacc)
+        nacc = self._nacc + n
+        pos = self._pos
+        buf = self.buf
+        while nacc >= 8:
+            buf[pos] = acc & 0xFF
+            acc >>= 8
+            nacc -= 8
+            pos += 1
+        self._acc = acc
+        self._nacc = nacc
+        self._pos = pos
+
+    def _varint(self, value):
+        z = value << 1 if value >= 0 else ((-value) << 1) - 1
+        buf = self.buf
+        pos = self._pos
+        while z > 0x7F:
+            buf[pos] = (z & 0x7F) | 0x80
+            z >>= 7
+            pos += 1
+        buf[pos] = z
+        self._pos = pos + 1
+
+    def pack(
+        self, seq, start_ms, duration_ms, lost_mask, first_lost, loss_at_ms, loss_pitch_ddeg,
+        depth_ddeg, lower_ms, pause_ms, rise_ms
+    ):
+        if not 0 <= lost_mask <= 7 or not 0 <= first_lost <= 3:
+            raise ValueError("lost_mask 0..7, first_lost 0..3")
+        lost = lost_mask != 0
+        gap = start_ms - self.base_end_ms
+        imu = depth_ddeg is not None
+        short = (
+            seq == self.base_seq + 1
+            and 0 <= gap < (1 << _GAP_WIDE_BITS)
+            and 0 <= duration_ms < (1 << _DUR_BITS)
+            and (first_lost != 0) == lost
+            and (loss_at_ms is not None) == lost
+            and (not lost or 0 <= loss_at_ms < (1 << _LOSS_AT_BITS))
+        )
+        if short and imu:
+            short = (
+                (loss_pitch_ddeg is not None) == lost
+                and _DDEG_MIN <= depth_ddeg <= _DDEG_MAX
+                and (not lost or _DDEG_MIN <= loss_pitch_ddeg <= _DDEG_MAX)
+                and lower_ms is not None
+                and pause_ms is not None
+                and rise_ms is not None
+                and 0 <= lower_ms < (1 << _PHASE_BITS)
+                and 0 <= pause_ms < (1 << _PHASE_BITS)
+                and rise_ms == duration_ms - lower_ms - pause_ms
+            )
+        elif short:
+            short = loss_pitch_ddeg is None and lower_ms is None and pause_ms is None
+            short = short and rise_ms is None
+        self._acc = 0
+        self._nacc = 0
+        self._pos = 2  # payload starts after room for a two-byte header
+        if short:
+            wide = gap >= (1 << _GAP_BITS)
+            self._bits(lost_mask | (first_lost << 3) | (32 if imu else 0) | (64 if wide else 0), 7)
+            self._bits(gap, _GAP_WIDE_BITS if wide else _GAP_BITS)
+            self._bits(duration_ms, _DUR_BITS)
+            if lost:
+                self._bits(loss_at_ms, _LOSS_AT_BITS)
+            if imu:
+                if lost:
+                    self._bits(loss_pitch_ddeg, _DDEG_BITS)
+                self._bits(depth_ddeg, _DDEG_BITS)
+                self._bits(lower_ms, _PHASE_BITS)
+                self._bits(pause_ms, _PHASE_BITS)
+            if self._nacc:
+                self._bits(0, 8 - self._nacc)
+            kind = K_REP
+        else:
+            self._long(
+                seq, start_ms, duration_ms, lost_mask, first_lost, loss_at_ms, loss_pitch_ddeg,
+                depth_ddeg, lower_ms, pause_ms, rise_ms,
+            )
+            kind = K_REP_LONG
+        n = self._pos - 2
+        start = 1 if n < 31 else 0
+        _frame_head(self.buf, start, kind, n)
+        c = crc16(self.buf, start, self._pos)
+        self.buf[self._pos] = c >> 8
+        self.buf[self._pos + 1] = c & 0xFF
+        self.start = start
+        self.base_seq = seq
+        self.base_end_ms = start_ms + duration_ms
+        return self._pos + 2 - start
+
+    def _long(
+        self, seq, start_ms, duration_ms, lost_mask, first_lost, loss_at_ms, loss_pitch_ddeg,
+        depth_ddeg, lower_ms, pause_ms, rise_ms
+    ):
+        # Checked and written field by field: no tuple, so this form allocates nothing either
+        # (as long as values stay under 2**29, MicroPython's small ints on the ESP32).
+        _check(seq)
+        _check(start_ms)
+        _check(duration_ms)
+        _check(loss_at_ms)
+        _check(loss_pitch_ddeg)
+        _check(depth_ddeg)
+        _check(lower_ms)
+        _check(pause_ms)
+        _check(rise_ms)
+        buf = self.buf
+        buf[2] = (
+            lost_mask
+            | (first_lost << 3)
+            | (32 if loss_at_ms is not None else 0)
+            | (64 if loss_pitch_ddeg is not None else 0)
+            | (128 if depth_ddeg is not None else 0)
+        )
+        buf[3] = (
+            (1 if lower_ms is not None else 0)
+            | (2 if pause_ms is not None else 0)
+            | (4 if rise_ms is not None else 0)
+        )
+        self._pos = 4
+        self._varint(seq)
+        self._varint(start_ms)
+        self._varint(duration_ms)
+        self._opt(loss_at_ms)
+        self._opt(loss_pitch_ddeg)
+        self._opt(depth_ddeg)
+        self._opt(lower_ms)
+        self._opt(pause_ms)
+        self._opt(rise_ms)
+
+    def _opt(self, value):
+        if value is not None:
+            self._varint(value)
+
+
+def _check(value):
+    if value is not None and not -_LONG_LIMIT <= value <= _LONG_LIMIT:
+        raise ValueError("rep field out of range")
+
+
+# ---- decoding (host import, and the device's boot recovery) ----
+
+
+class Segment:
+    def __init__(self, version, epoch, number):
+        self.version = version
+        self.epoch = epoch
+        self.number = number
+
+
+class Session:
+    def __init__(self, number, flags, device_id, firmware, config_hash, patient, ticks_ms, rtc,
+                 base):
+        self.number = number
+        self.has_imu = bool(flags & S_IMU)
+        self.continued = bool(flags & S_CONTINUED)
+        self.device_id = device_id  # bytes
+        self.firmware = firmware  # str
+        self.config_hash = config_hash  # bytes
+        self.patient = patient  # str
+        self.ticks_ms = ticks_ms
+        self.rtc = rtc  # (year, month, day, hour, minute, second) or None
+        self.base = base  # (seq, end_ms) or None
+
+
+class Rep:
+    def __init__(self, session, seq, start_ms, duration_ms, lost_mask, first_lost, loss_at_ms,
+                 loss_pitch_ddeg, depth_ddeg, lower_ms, pause_ms, rise_ms):
+        self.session = session  # the Session it belongs to
+        self.seq = seq
+        self.start_ms = start_ms
+        self.duration_ms = duration_ms
+        self.lost_mask = lost_mask
+        self.first_lost = first_lost
+        self.loss_at_ms = loss_at_ms
+        self.loss_pitch_ddeg = loss_pitch_ddeg
+        self.depth_ddeg = depth_ddeg
+        self.lower_ms = lower_ms
+        self.pause_ms = pause_ms
+        self.rise_ms = rise_ms
+        self.frame_bytes = 0  # its size in the log, header and CRC included
+
+    def fields(self):
+        """The add_rep arguments this record was made from."""
+        return (self.seq, self.start_ms, self.duration_ms, self.lost_mask, self.first_lost,
+                self.loss_at_ms, self.loss_pitch_ddeg, self.depth_ddeg, self.lower_ms,
+                self.pause_ms, self.rise_ms)
+
+
+class Decoded:
+    """What `decode` found. `good_bytes`: length of the prefix of whole, valid frames.
+    `error`: why decoding stopped early (None: every byte decoded). `torn`: the undecodable
+    tail is one interrupted write (a frame running past the end, or erased bytes), not damage.
+    `unsupported`: the segment was written in another format version."""
+
+    def __init__(self):
+        self.segment = None  # type: Segment | None
+        self.sessions = []
+        self.reps = []
+        self.rep_count = 0
+        self.good_bytes = 0
+        self.tail_bytes = 0
+        self.error = None  # type: str | None
+        self.torn = False
+        self.unsupported = False
+        self.last_session = None  # type: Session | None
+        self.base_seq = -1
+        self.base_end_ms = 0
+
+
+class _Bad(Exception):
+    pass
+
+
+class _Reader:
+    def __init__(self, data, pos, end):
+        self.data = data
+        self.pos = pos
+        self.end = end
+
+    def byte(self):
+        if self.pos >= self.end:
+            raise _Bad("short payload")
+        b = self.data[self.pos]
+        self.pos += 1
+        return b
+
+    def take(self, n):
+        if self.pos + n > self.end:
+            raise _Bad("short payload")
+        b = bytes(self.data[self.pos : self.pos + n])
+        self.pos += n
+        return b
+
+    def uvarint(self):
+        value = 0
+        shift = 0
+        while True:
+            b = self.byte()
+            value |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return value
+            shift += 7
+            if shift > 35:
+                raise _Bad("varint too long")
+
+    def svarint(self):
+        return _unzigzag(self.uvarint())
+
+    def text(self):
+        n = self.byte()
+        if n > MAX_TEXT:
+            raise _Bad("text too long")
+        return self.take(n)
+
+    def done(self):
+        if self.pos != self.end:
+            raise _Bad("payload longer than its fields")
+
+
+class _Bits:
+    def __init__(self, data, pos, end):
+        self.data = data
+        self.pos = pos
+        self.end = end
+        self.acc = 0
+        self.nacc = 0
+
+    def get(self, n):
+        while self.nacc < n:
+            if self.pos >= self.end:
+                raise _Bad("short payload")
+            self.acc |= self.data[self.pos] << self.nacc
+            self.pos += 1
+            self.nacc += 8
+        v = self.acc & ((1 << n) - 1)
+        self.acc >>= n
+        self.nacc -= n
+        return v
+
+    def signed(self, n):
+        v = self.get(n)
+        return v - (1 << n) if v & (1 << (n - 1)) else v
+
+    def done(self):
+        if self.pos != self.end or self.acc:
+            raise _Bad("payload longer than its fields")
+
+
+def _parse_segment(r):
+    if r.take(3) != MAGIC:
+        raise _Bad("not a dowel log segment")
+    version = r.byte()
+    e = r.take(4)
+    epoch = e[0] | (e[1] << 8) | (e[2] << 16) | (e[3] << 24)
+    number = r.uvarint()
+    r.done()
+    return Segment(version, epoch, number)
+
+
+def _parse_session(r):
+    number = r.uvarint()
+    flags = r.byte()
+    if flags & ~(S_IMU | S_RTC | S_CONTINUED):
+        raise _Bad("unknown session flags")
+    device_id = r.text()
+    firmware = r.text().decode()
+    config_hash = r.text()
+    patient = r.text().decode()
+    ticks_ms = r.uvarint()
+    rtc = None
+    if flags & S_RTC:
+        t = r.take(6)
+        rtc = (2000 + t[0], t[1], t[2], t[3], t[4], t[5])
+        if not (1 <= rtc[1] <= 12 and 1 <= rtc[2] <= 31 and rtc[3] < 24 and rtc[4] < 60
+                and rtc[5] < 60):
+            raise _Bad("bad date")
+    base = None
+    if flags & S_CONTINUED:
+        base = (r.svarint(), r.svarint())
+    r.done()
+    return Session(number, flags, device_id, firmware, config_hash, patient, ticks_ms, rtc, base)
+
+
+def _parse_short(b, session, base_seq, base_end_ms):
+    flags = b.get(7)
+    lost_mask = flags & 7
+    first_lost = (flags >> 3) & 3
+    imu = flags & 32
+    lost = lost_mask != 0
+    if (first_lost != 0) != lost:
+        raise _Bad("inconsistent loss")
+    gap = b.get(_GAP_WIDE_BITS if flags & 64 else _GAP_BITS)
+    duration_ms = b.get(_DUR_BITS)
+    loss_at_ms = b.get(_LOSS_AT_BITS) if lost else None
+    loss_pitch = depth = lower = pause = rise = None
+    if imu:
+        if lost:
+            loss_pitch = b.signed(_DDEG_BITS)
+        depth = b.signed(_DDEG_BITS)
+        lower = b.get(_PHASE_BITS)
+        pause = b.get(_PHASE_BITS)
+        rise = duration_ms - lower - pause
+    b.done()
+    start_ms = base_end_ms + gap
+    return Rep(session, base_seq + 1, start_ms, duration_ms, lost_mask, first_lost, loss_at_ms,
+               loss_pitch, depth, lower, pause, rise)
+
+
+def _parse_long(r, session):
+    a = r.byte()
+    c = r.byte()
+    if c & ~7:
+        raise _Bad("unknown rep flags")
+    seq = r.svarint()
+    start_ms = r.svarint()
+    duration_ms = r.svarint()
+    opt = []
+    for present in (a & 32, a & 64, a & 128, c & 1, c & 2, c & 4):
+        opt.append(r.svarint() if present else None)
+    r.done()
+    return Rep(session, seq, start_ms, duration_ms, a & 7, (a >> 3) & 3, opt[0], opt[1], opt[2],
+               opt[3], opt[4], opt[5])
+
+
+def _blank(data, pos, end):
+    first = data[pos]
+    if first not in (0, 0xFF):
+        return False
+    for i in range(pos, end):
+        if data[i] != first:
+            return False
+    return True
+
+
+def decode(data, reps=True):
+    """Decode one segment file's bytes. Never raises on bad input: it stops at the first frame
+    that is not whole and valid and says why in `error`. `reps=False` is the device's boot
+    scan: rep frames are checked (kind, length, CRC) and counted but not parsed, four times
+    faster; only the host's full decode also checks each rep's payload."""
+    out = Decoded()
+    n = len(data)
+    pos = 0
+    session = None
+    while pos < n:
+        b0 = data[pos]
+        kind = b0 >> 5
+        length = b0 & 31
+        head = 1
+        end = -1
+        try:
+            if kind < K_SEGMENT or kind > K_REP_LONG:
+                raise _Bad("no record here (kind %d)" % kind)
+            if length == 31:
+                if pos + 1 >= n:
+                    end = n + 1
+                    raise _Bad("record cut short")
+                length = data[pos + 1]
+                head = 2
+                if length < 31:
+                    raise _Bad("bad length")
+            end = pos + head + length + 2
+            if end > n:
+                raise _Bad("record cut short")
+            c = crc16(data, pos, end - 2)
+            if (data[end - 2] << 8) | data[end - 1] != c:
+                raise _Bad("CRC mismatch")
+            p0 = pos + head
+            p1 = end - 2
+            if out.segment is None:
+                if kind != K_SEGMENT:
+                    raise _Bad("no segment header")
+                seg = _parse_segment(_Reader(data, p0, p1))
+                if seg.version != FORMAT_VERSION:
+                    out.unsupported = True
+                    raise _Bad("log format version %d (this reader: %d)"
+                               % (seg.version, FORMAT_VERSION))
+                out.segment = seg
+            elif kind == K_SEGMENT:
+                raise _Bad("second segment header")
+            elif kind == K_SESSION:
+                s = _parse_session(_Reader(data, p0, p1))
+                session = s
+                out.sessions.append(s)
+                out.last_session = s
+                if s.base:
+                    out.base_seq, out.base_end_ms = s.base
+                else:
+                    out.base_seq, out.base_end_ms = -1, 0
+            elif session is None:
+                raise _Bad("rep before any session header")
+            elif not reps:
+                out.rep_count += 1
+            else:
+                if kind == K_REP:
+                    rep = _parse_short(_Bits(data, p0, p1), session, out.base_seq,
+                                       out.base_end_ms)
+                else:
+                    rep = _parse_long(_Reader(data, p0, p1), session)
+                rep.frame_bytes = end - pos
+                out.base_seq = rep.seq
+                out.base_end_ms = rep.start_ms + rep.duration_ms
+                out.rep_count += 1
+                out.reps.append(rep)
+        except (_Bad, UnicodeError) as exc:
+            out.error = "%s at byte %d" % (exc.args[0] if exc.args else "bad record", pos)
+            out.tail_bytes = n - pos
+            # Torn: nothing after the bad frame (it runs to or past the end, or only erased
+            # bytes follow); anything else is damage with data possibly behind it.
+            out.torn = end >= n or _blank(data, pos, n)
+            return out
+        pos = end
+        out.good_bytes = pos
+    return out

@@ -1,0 +1,541 @@
+"""The rep log on flash: append-only segment files under /logs, never overwritten, freed whole.
+
+    log = Log(root="/logs")                    # at boot: recovers a torn tail, finds its place
+    n = log.begin_session(machine.unique_id(), "0.1.0", cfg_hash, "P-0001",
+                          machine.RTC().datetime(), time.ticks_ms(), True)
+    log.add_rep(0, 0, 4100, 0, 0, None, None, 720, 1500, 600, 2000)   # False: full, not written
+    log.full                                   # logging stopped: flash nearly full
+    log.close()
+
+The host calls the module functions over the raw REPL (the firmware loop is stopped then):
+`status()`, `segments()` -> [(name, size, sha256 hex)], `read(name, offset, size)` -> base64,
+`delete([(name, sha256 hex)])`, `set_rtc(datetime_tuple)`, `reserve_sessions(n)`,
+`ack_dropped(n)`.
+
+Layout: `<root>/NNNNNNNN.dwl` segments (format: `dowel.logfmt`) of at most SEGMENT_BYTES, and
+`<root>/state0.json` and `state1.json`: two copies of the store's state (epoch, next session and
+segment numbers, when the host last set the RTC, reps dropped while full), written alternately
+with a counter, so a power cut mid-write always leaves the previous one whole.
+
+Power safety: a record is written whole with one `write` and flushed at once; on littlefs a
+power cut loses at most the record being written. A segment that does not end cleanly (a torn
+tail, from FAT or an interrupted write) is never appended to again: the next record starts a
+new segment, and the decoder drops the torn bytes. Session numbers are persisted before use, so
+a number is never reused (at boot the store also takes the last segment's session + 1).
+
+The current segment: the Log appends to the last segment across boots until it is full. When the
+host pulls, the loop is stopped (Ctrl-C runs the app's `log.close()`), every host call first
+detaches the running Log, and after a pull the board soft-resets: a new Log starts a new
+segment when the host deleted the last one. So the host may pull and delete every segment,
+including the last, while nothing writes.
+
+Full flash: before writing into a new 4 KB block the free space is checked; under
+`margin_bytes` logging stops (`full`), `add_rep` returns False and counts the rep as dropped.
+Un-pulled records are never overwritten: only the host's `delete` frees space.
+"""
+
+import json
+import os
+import sys
+
+from dowel import logfmt
+
+try:
+    from micropython import const
+except ImportError:  # CPython: the host runs these same files
+
+    def const(x):
+        return x
+
+
+ROOT = "/logs"
+SEGMENT_BYTES = const(32768)
+MARGIN_BYTES = const(24576)  # left free for config writes and littlefs's copy-on-write
+_BLOCK = const(4096)  # littlefs block on the ESP32: free space only shrinks at these steps
+_STATES = ("state0.json", "state1.json")
+_SUFFIX = ".dwl"
+_DROP_SAVE_EVERY = const(16)
+
+_live = None  # the Log the firmware loop writes through, detached by every host call
+_MP = sys.implementation.name == "micropython"
+
+
+def _path(root, name):
+    return root + "/" + name
+
+
+def _seg_name(number):
+    return "%08d%s" % (number, _SUFFIX)
+
+
+def _is_seg(name):
+    return len(name) == 12 and name.endswith(_SUFFIX) and name[:8].isdigit()
+
+
+def _names(root):
+    try:
+        names = [n for n in os.listdir(root) if _is_seg(n)]
+    except OSError:
+        return []
+    names.sort()
+    return names
+
+
+def _size(path):
+    return os.stat(path)[6]
+
+
+def _free_bytes(root):
+    st = os.statvfs(root)
+    return st[1] * st[4]
+
+
+def _new_epoch():
+    try:
+        b = os.urandom(4)  # type: ignore[attr-defined]
+        return b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)
+    except AttributeError:  # the WebAssembly port has no os.urandom
+        import random
+
+        return random.getrandbits(32)
+
+
+def _load_state(root):
+    """The newer whole copy of the two state files, or None."""
+    best = None
+    for name in _STATES:
+        try:
+            with open(_path(root, name)) as f:
+                st = json.load(f)
+        except (OSError, ValueError):
+            continue  # missing, or cut short by a power cut: the other copy holds
+        if not isinstance(st, dict) or not isinstance(st.get("n"), int):
+            continue
+        if not isinstance(st.get("epoch"), int):
+            continue
+        if best is None or st["n"] > best["n"]:
+            best = st
+    return best
+
+
+def _save_state(root, st):
+    """Write over the older of the two copies: a power cut mid-write leaves the other one whole.
+    No rename: FAT cannot rename over a file, and the virtual board's VfsPosix loses renames."""
+    st["n"] = st.get("n", 0) + 1
+    try:
+        with open(_path(root, _STATES[st["n"] & 1]), "w") as f:
+            json.dump(st, f)
+    except OSError:
+        st["n"] -= 1  # that copy may be torn: the next save retries it, never the good one
+        raise
+
+
+def _read_all(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _scan(root, names):
+    """Session and segment numbers and epoch seen in `names` (state lost: rebuild from data)."""
+    session = 0
+    segment = 0
+    epoch = None
+    for name in names:
+        d = logfmt.decode(_read_all(_path(root, name)), False)
+        segment = max(segment, int(name[:8]))
+        for s in d.sessions:
+            session = max(session, s.number)
+        if d.segment is not None:
+            epoch = d.segment.epoch
+    return session, segment, epoch
+
+
+def _mkdir(root):
+    try:
+        os.mkdir(root)
+    except OSError:
+        pass
+
+
+class Log:
+    def __init__(self, root=None, segment_bytes=SEGMENT_BYTES, margin_bytes=MARGIN_BYTES,
+                 free_fn=None):
+        global _live
+        self.root = root or ROOT
+        self.segment_bytes = segment_bytes
+        self.margin_bytes = margin_bytes
+        self._free = free_fn or _free_bytes
+        self.full = False
+        self.dropped = 0  # reps not written in this boot
+        self.torn_bytes = 0  # dropped from the last segment's tail at boot
+        self._f = None
+        self._seg = None  # number of the segment being appended to; None: next write opens one
+        self._size = 0
+        self._session = None  # the open session's header arguments
+        self._packer = logfmt.RepPacker()
+        self._dirty = False
+        _mkdir(self.root)
+        self._recover()
+        self._check_space()
+        _live = self
+
+    # ---- boot ----
+
+    def _recover(self):
+        root = self.root
+        names = _names(root)
+        last_session = 0
+        last_seg = 0
+        epoch = None
+        while names:
+            name = names[-1]
+            path = _path(root, name)
+            data = _read_all(path)
+            d = logfmt.decode(data, False)
+            if d.good_bytes == 0 and (d.torn or not data) and len(data) <= logfmt.MAX_FRAME:
+                # Died while creating it: at most a torn segment header, no record.
+                os.remove(path)
+                names.pop()
+                continue
+            last_seg = int(name[:8])
+            if d.segment is not None:
+                epoch = d.segment.epoch
+            if d.last_session is not None:
+                last_session = d.last_session.number
+            if d.error is None and len(data) < self.segment_bytes:
+                self._seg = last_seg  # whole: keep appending to it
+                self._size = len(data)
+            else:
+                self.torn_bytes = d.tail_bytes  # sealed: the next record opens a new segment
+            break
+        st = _load_state(root)
+        if st is None:
+            last_session, last_seg, epoch = _scan(root, names)
+            st = {"epoch": epoch if epoch is not None else _new_epoch(), "session": 1,
+                  "segment": 1, "rtc": None, "dropped": 0}
+            self._dirty = True
+        for key, floor in (("session", last_session + 1), ("segment", last_seg + 1)):
+            if not isinstance(st.get(key), int) or st[key] < floor:
+                st[key] = floor
+                self._dirty = True
+        st.setdefault("rtc", None)
+        st.setdefault("dropped", 0)
+        self._st = st
+        if self._dirty:
+            self._save()
+
+    def _save(self):
+        try:
+            _save_state(self.root, self._st)
+            self._dirty = False
+        except OSError:
+            self._dirty = True  # full or failing flash: numbers are still safe (see _recover)
+
+    # ---- space and segments ----
+
+    def _check_space(self):
+        try:
+            self.full = self._free(self.root) < self.margin_bytes
+        except OSError:
+            self.full = True
+        return not self.full
+
+    def _room(self, n):
+        """Make the open segment able to take n more bytes; False when the flash is full."""
+        if self._seg is not None and self._size + n > self.segment_bytes:
+            self._close_file()
+            self._seg = None
+        if self._seg is None:
+            if not self._check_space():
+                return False
+            return self._new_segment()
+        if self._f is None or (self._size + n) // _BLOCK != self._size // _BLOCK:
+            if not self._check_space():
+                return False
+        if self._f is None:
+            self._f = self._open(_seg_name(self._seg), "ab")
+        return self._f is not None
+
+    def _new_segment(self):
+        number = self._st["segment"]
+        self._st["segment"] = number + 1
+        self._save()  # before the file exists: a name is never used twice
+        self._f = self._open(_seg_name(number), "wb")
+        if self._f is None:
+            return False
+        self._seg = number
+        self._size = 0
+        ok = self._write(logfmt.segment_header(self._st["epoch"], number))
+        if ok and self._session is not None:
+            p = self._packer
+            ok = self._write(logfmt.session_header(*self._session,
+                                                   base=(p.base_seq, p.base_end_ms)))
+        return ok
+
+    def _open(self, name, mode):
+        try:
+            return open(_path(self.root, name), mode)
+        except OSError:  # no space for a new file, or no file system: stop logging
+            self._seg = None
+            self.full = True
+            return None
+
+    def _write(self, data, start=0, n=-1):
+        if n < 0:
+            n = len(data)
+        f = self._f
+        if f is None:
+            return False
+        try:
+            if _MP:
+                f.write(data, start, n)  # type: ignore[call-arg]  # MicroPython: no slice copy
+            else:
+                f.write(bytes(data[start : start + n]))
+            f.flush()
+        except OSError:
+            # Out of space or a failing flash: stop logging; the segment may now end torn, so
+            # it is sealed and never appended to.
+            self._close_file()
+            self._seg = None
+            self.full = True
+            return False
+        self._size += n
+        return True
+
+    def _close_file(self):
+        f = self._f
+        self._f = None
+        if f is not None:
+            try:
+                f.close()
+            except OSError:
+                pass
+
+    # ---- the firmware loop's calls ----
+
+    def begin_session(self, device_id, firmware, config_hash, patient, rtc, ticks_ms, has_imu):
+        """Open a session; return its number (per device, never reused). `rtc`: the RTC's
+        datetime tuple; kept only when the host has set the clock since it last lost power."""
+        number = self._st["session"]
+        self._st["session"] = number + 1
+        self._save()
+        self._session = None
+        self._packer.base(-1, 0)
+        args = (number, device_id, firmware, config_hash, patient, self._rtc(rtc), ticks_ms,
+                has_imu)
+        if self.full:
+            self._check_space()
+        header = logfmt.session_header(*args)
+        if not self.full and self._room(len(header)) and self._write(header):
+            self._session = args
+        return number
+
+    def add_rep(self, seq, start_ms, duration_ms, lost_mask, first_lost, loss_at_ms,
+                loss_pitch_ddeg, depth_ddeg, lower_ms, pause_ms, rise_ms):
+        """Write one rep record whole and flush it. False: not written (full, or no session)."""
+        if self._session is None or self.full:
+            self._drop()
+            return False
+        p = self._packer
+        base_seq = p.base_seq
+        base_end = p.base_end_ms
+        n = p.pack(seq, start_ms, duration_ms, lost_mask, first_lost, loss_at_ms,
+                   loss_pitch_ddeg, depth_ddeg, lower_ms, pause_ms, rise_ms)
+        if self._seg is None or self._size + n > self.segment_bytes:
+            # A new segment restates the session with the base this rep was coded against;
+            # then the rep is packed again (same bytes: the base is the same).
+            p.base(base_seq, base_end)
+            ok = self._room(n)
+            if ok:
+                n = p.pack(seq, start_ms, duration_ms, lost_mask, first_lost, loss_at_ms,
+                           loss_pitch_ddeg, depth_ddeg, lower_ms, pause_ms, rise_ms)
+        else:
+            ok = self._room(n)  # checks free space when this record starts a new block
+        if not ok or not self._write(p.buf, p.start, n):
+            p.base(base_seq, base_end)  # not on flash: the next rep is coded against the last
+            self._drop()
+            return False
+        return True
+
+    def _drop(self):
+        self.dropped += 1
+        self._st["dropped"] = self._st.get("dropped", 0) + 1
+        self._dirty = True
+        if self.dropped % _DROP_SAVE_EVERY == 1:
+            self._save()
+
+    def _rtc(self, rtc):
+        mark = self._st.get("rtc")
+        if not rtc or not mark:
+            return None
+        if len(rtc) >= 8:  # machine.RTC().datetime(): (y, m, d, weekday, h, m, s, subseconds)
+            rtc = (rtc[0], rtc[1], rtc[2], rtc[4], rtc[5], rtc[6])
+        rtc = tuple(rtc[:6])
+        # The ESP32 RTC restarts at 2000-01-01 after a power loss: a time before the one the
+        # host set means the clock was lost, so the session gets ticks only.
+        if list(rtc) < list(mark) or not 2000 <= rtc[0] <= 2255:
+            return None
+        return rtc
+
+    def close(self):
+        global _live
+        self._close_file()
+        self._seg = None
+        self._session = None
+        if self._dirty:
+            self._save()
+        if _live is self:
+            _live = None
+
+
+# ---- host calls (over the raw REPL; results are plain values for `repr`) ----
+
+
+def _root(root):
+    return root or ROOT
+
+
+def _quiesce():
+    """Close the running Log: the host is about to read, delete or rewrite state."""
+    if _live is not None:
+        _live.close()
+
+
+def _state(root):
+    st = _load_state(root)
+    if st is None:
+        _mkdir(root)
+        session, segment, epoch = _scan(root, _names(root))
+        st = {"epoch": epoch if epoch is not None else _new_epoch(), "session": session + 1,
+              "segment": segment + 1, "rtc": None, "dropped": 0}
+    return st
+
+
+def _sha256(path):
+    import hashlib
+
+    h = hashlib.sha256()
+    buf = bytearray(512)
+    mv = memoryview(buf)
+    with open(path, "rb") as f:
+        while True:
+            k = f.readinto(buf)
+            if not k:
+                break
+            h.update(mv[:k])
+    import binascii
+
+    return binascii.hexlify(h.digest()).decode()
+
+
+def status(root=None):
+    """The store at a glance (dict)."""
+    root = _root(root)
+    st = _load_state(root) or {}
+    names = _names(root)
+    total = 0
+    for n in names:
+        total += _size(_path(root, n))
+    try:
+        free = _free_bytes(root)
+    except OSError:
+        free = 0
+    live_full = _live is not None and _live.full
+    return {
+        "format": logfmt.FORMAT_VERSION,
+        "epoch": st.get("epoch"),
+        "next_session": st.get("session"),
+        "segments": len(names),
+        "bytes": total,
+        "free_bytes": free,
+        "margin_bytes": MARGIN_BYTES,
+        "full": live_full or free < MARGIN_BYTES,
+        "dropped": st.get("dropped", 0),
+        "rtc_set": st.get("rtc"),
+    }
+
+
+def segments(root=None):
+    """[(name, size, sha256 hex)] of every segment, oldest first."""
+    _quiesce()
+    root = _root(root)
+    out = []
+    for name in _names(root):
+        path = _path(root, name)
+        out.append((name, _size(path), _sha256(path)))
+    return out
+
+
+def read(name, offset, size, root=None):
+    """Bytes [offset, offset + size) of a segment, base64 (a third of `repr`'s wire bytes)."""
+    import binascii
+
+    if not _is_seg(name):
+        raise ValueError("not a segment name: %r" % name)
+    with open(_path(_root(root), name), "rb") as f:
+        f.seek(offset)
+        data = f.read(size)
+    return binascii.b2a_base64(data)
+
+
+def delete(items, root=None):
+    """Delete each (name, sha256 hex) whose file still has exactly that hash. Returns
+    {"deleted": [...], "missing": [...], "changed": [...]}: missing ones were already gone
+    (a pull interrupted after deleting), changed ones are kept."""
+    _quiesce()
+    root = _root(root)
+    out = {"deleted": [], "missing": [], "changed": []}
+    for name, sha in items:
+        path = _path(root, name)
+        if not _is_seg(name):
+            out["changed"].append(name)
+            continue
+        try:
+            actual = _sha256(path)
+        except OSError:
+            out["missing"].append(name)
+            continue
+        if actual != sha:
+            out["changed"].append(name)
+            continue
+        os.remove(path)
+        out["deleted"].append(name)
+    return out
+
+
+def set_rtc(datetime, root=None):
+    """Set the RTC (UTC, machine.RTC().datetime() order) and remember it was set, so sessions
+    carry dates until the clock next loses power. Returns the RTC's reading."""
+    import machine  # only here and in dowel.hal: the rest of the store is plain files
+
+    _quiesce()
+    root = _root(root)
+    rtc = machine.RTC()
+    rtc.datetime(tuple(datetime))
+    now = rtc.datetime()
+    st = _state(root)
+    st["rtc"] = [now[0], now[1], now[2], now[4], now[5], now[6]]
+    _save_state(root, st)
+    return now
+
+
+def reserve_sessions(first, root=None):
+    """Number the next session at least `first` (the host knows higher numbers for this device,
+    e.g. after the store was wiped by a reflash). Returns the next session number."""
+    _quiesce()
+    root = _root(root)
+    st = _state(root)
+    if st["session"] < first:
+        st["session"] = first
+        _save_state(root, st)
+    return st["session"]
+
+
+def ack_dropped(count, root=None):
+    """The host has reported `count` dropped reps: take them off the counter."""
+    _quiesce()
+    root = _root(root)
+    st = _state(root)
+    st["dropped"] = max(0, st.get("dropped", 0) - count)
+    _save_state(root, st)
+    return st["dropped"]

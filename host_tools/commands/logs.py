@@ -1,0 +1,114 @@
+"""`dowel logs`: the rep logs. `pull` copies them off the dowel into the database (and then frees
+the dowel's flash); `export` writes one row per rep for a patient.
+
+dowel logs pull [--port PORT] [--keep]
+dowel logs export --patient ID --format csv|json [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from host_tools.errors import DeviceError, UsageError
+
+HELP = "pull rep logs off the dowel (pull) or write a patient's reps as CSV/JSON (export)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from host_tools.ports import add_port_argument
+
+    sub = parser.add_subparsers(dest="logs_command", metavar="ACTION")
+    sub.required = True
+    p = sub.add_parser(
+        "pull",
+        help="copy every log segment into the database, verified, then delete it on the dowel",
+        description="Read the dowel's rep log over USB, verify it (per-record CRC, SHA-256 per "
+        "segment), import it into the database, and only then delete it on the dowel. Safe to "
+        "interrupt and to repeat: reps are never duplicated. Also sets the dowel's clock.",
+    )
+    add_port_argument(p)
+    p.add_argument("--keep", action="store_true", help="leave the segments on the dowel")
+    p.set_defaults(_logs=_pull)
+    e = sub.add_parser(
+        "export",
+        help="one row per rep for a patient, as CSV or JSON",
+        description="One row per rep: patient, session date, outcome, point lost, pitch and "
+        "phase times (empty without an IMU).",
+    )
+    e.add_argument("--patient", required=True, help="patient id, as set at calibration")
+    e.add_argument("--format", choices=("csv", "json"), default="csv")
+    e.add_argument("--out", help="file to write (default: standard output)")
+    e.set_defaults(_logs=_export)
+
+
+def run(args: argparse.Namespace) -> int:
+    return args._logs(args)
+
+
+def _pull(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+    from host_tools import db
+    from host_tools.link import Link
+    from host_tools.logpull import pull
+    from host_tools.ports import resolve_port
+
+    port = resolve_port(args.port)
+    console = Console(stderr=True)
+    conn = db.connect()
+    try:
+        with Link.open(port) as link, Progress(
+            TextColumn("pulling logs"), BarColumn(), DownloadColumn(), console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("pull", total=None)
+            try:
+                report = pull(
+                    link,
+                    conn,
+                    keep=args.keep,
+                    progress=lambda n: bar.advance(task, n),
+                    on_total=lambda total: bar.update(task, total=total),
+                )
+            except DeviceError as exc:
+                raise DeviceError(
+                    f"{exc}\nNothing is lost: reps already imported stay imported and every "
+                    "segment not yet verified is still on the dowel. Reconnect and run "
+                    "`dowel logs pull` again."
+                ) from None
+    finally:
+        conn.close()
+    c = report.counts
+    print(
+        f"{report.segments} segment(s), {report.payload_bytes} bytes: {c.reps_new} new reps "
+        f"({c.reps_seen - c.reps_new} already imported), {c.sessions_new} new sessions; "
+        f"{len(report.deleted)} segment(s) deleted on the dowel"
+        + (", kept: " + ", ".join(report.kept) if report.kept else "")
+    )
+    for w in report.warnings:
+        console.print(f"warning: {w}", style="yellow", highlight=False)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from host_tools import db, logdb
+
+    conn = db.connect()
+    try:
+        rows = logdb.rep_rows(conn, args.patient)
+        if not rows and not logdb.patient_known(conn, args.patient):
+            raise UsageError(
+                f"no reps for patient {args.patient!r}: check the id with `dowel patients`, "
+                "or pull the dowel's logs first with `dowel logs pull`"
+            )
+    finally:
+        conn.close()
+    if args.out:
+        with open(args.out, "w", newline="", encoding="utf-8") as out:
+            logdb.write_rows(rows, args.format, out)
+        print(f"{len(rows)} reps written to {args.out}", file=sys.stderr)
+    else:
+        logdb.write_rows(rows, args.format, sys.stdout)
+    return 0

@@ -1,0 +1,45 @@
+"""`dowel sessions`: the logged sessions in the database, with rep counts.
+
+dowel sessions [--patient ID] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+HELP = "list logged sessions (after `dowel logs pull`), optionally for one patient"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--patient", help="only this patient's sessions")
+    parser.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+
+
+def run(args: argparse.Namespace) -> int:
+    from host_tools import db, logdb
+
+    conn = db.connect()
+    try:
+        rows = logdb.session_rows(conn, args.patient)
+    finally:
+        conn.close()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        who = f" for patient {args.patient}" if args.patient else ""
+        print(f"no sessions{who} yet: plug in the dowel and run `dowel logs pull`")
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold")
+    for col in ("patient", "started (UTC)", "device", "session", "reps", "clean", "IMU"):
+        table.add_column(col)
+    for r in rows:
+        started = r["started_utc"].replace("T", " ")[:16] if r["started_utc"] else "clock not set"
+        table.add_row(r["patient"], started, r["device_id"], str(r["session"]), str(r["reps"]),
+                      str(r["clean"]), "yes" if r["has_imu"] else "no")
+    Console(soft_wrap=True).print(table)
+    return 0

@@ -1,0 +1,164 @@
+"""logfmt and logstore on the real MicroPython interpreter (the WebAssembly port the virtual
+board runs, under Node): byte-identical output to CPython, decoding, boot recovery, the host
+calls, and a rep packed with the heap locked."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import random
+import shutil
+import subprocess
+
+import pytest
+from dowel import logfmt
+
+from host_tools.paths import device_dir, repo_root
+
+from .fakes import random_sessions, write_scenario
+
+pytestmark = pytest.mark.vboard
+
+EPOCH = 0x5EED1234
+
+
+def run_mp(code: str, files: dict[str, bytes]) -> str:
+    """Run on the virtual board's interpreter; its own runner when built, else the bench's."""
+    try:
+        from host_tools.vboard.interp import run_micropython
+    except ImportError:
+        run_micropython = None
+    if run_micropython is not None:
+        try:
+            return run_micropython(code, files=files, timeout=120)
+        except TypeError:  # a runner without `files`: use the bench's below
+            pass
+    runner = repo_root() / "bench" / "mp_run.mjs"
+    if shutil.which("node") is None or not runner.exists():
+        pytest.skip("needs node and a MicroPython runner")
+    job = {"code": code, "heap_kb": 256,
+           "files": {k: base64.b64encode(v).decode() for k, v in files.items()}}
+    proc = subprocess.run(["node", str(runner)], input=json.dumps(job), capture_output=True,
+                          text=True, timeout=120, cwd=repo_root())
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def dowel_files() -> dict[str, bytes]:
+    src = device_dir() / "dowel"
+    return {f"/lib/dowel/{n}": (src / n).read_bytes()
+            for n in ("__init__.py", "logfmt.py", "logstore.py")}
+
+
+SESSIONS = random_sessions(random.Random(17), 2, 25) + random_sessions(
+    random.Random(18), 1, 10, has_imu=False)
+
+PROGRAM = r"""
+import sys, json, os, gc, binascii, micropython
+sys.path.insert(0, "/lib")
+from dowel import logfmt, logstore
+SESSIONS = json.loads(%(sessions)r)
+DEV = binascii.unhexlify("a4cf12345678")
+root = "/flash/logs"
+os.mkdir("/flash"); os.mkdir(root)
+with open(root + "/state0.json", "w") as f:
+    json.dump({"n": 0, "epoch": %(epoch)d, "session": 1, "segment": 1, "rtc": None,
+               "dropped": 0}, f)
+log = logstore.Log(root=root, segment_bytes=400)
+for i, reps in enumerate(SESSIONS):
+    log.begin_session(DEV, "0.1.0", b"\x01" * 8, "P-0001", None, 1000 + i, reps[0][7] is not None)
+    for rep in reps:
+        assert log.add_rep(*rep)
+log.close()
+out = {"segments": {}, "listed": logstore.segments(root)}
+for name, size, sha in out["listed"]:
+    with open(root + "/" + name, "rb") as f:
+        out["segments"][name] = binascii.b2a_base64(f.read()).decode().strip()
+# The device's decoder on its own output.
+reps = []
+for name, size, sha in out["listed"]:
+    with open(root + "/" + name, "rb") as f:
+        d = logfmt.decode(f.read())
+    assert d.error is None, d.error
+    reps += [list(r.fields()) for r in d.reps]
+out["decoded"] = reps
+# Boot recovery: tear the last record of the last segment.
+name = out["listed"][-1][0]
+with open(root + "/" + name, "rb") as f:
+    data = f.read()
+with open(root + "/" + name, "wb") as f:
+    f.write(data[:-5])
+log = logstore.Log(root=root, segment_bytes=400)
+out["torn"] = log.torn_bytes
+log.begin_session(DEV, "0.1.0", b"\x01" * 8, "P-0001", None, 99, True)
+log.add_rep(0, 0, 4000, 0, 0, None, None, 700, 1500, 500, 2000)
+log.close()
+out["after"] = [(n, s) for n, s, _ in logstore.segments(root)]
+out["read"] = logstore.read(name, 3, 20, root).decode().strip()
+out["delete"] = logstore.delete([(out["listed"][0][0], out["listed"][0][2])], root)
+# A rep packed with the heap locked: any allocation would raise MemoryError.
+p = logfmt.RepPacker()
+q = logfmt.RepPacker()
+p.pack(0, 0, 4000, 4, 3, 2000, 300, 700, 1500, 500, 2000)
+q.pack(0, 0, 4000, 0, 0, None, None, None, None, None, None)
+def packs(p, q):
+    # Locals only: a new global stored under heap_lock could grow the globals dict.
+    for i in range(1, 100, 2):
+        p.pack(i, i * 6000, 4000, 4, 3, 2000, 300, 700, 1500, 500, 2000)
+        q.pack(i, i * 6000, 4000, 0, 0, None, None, None, None, None, None)
+        p.pack(i + 7, i * 6000, 40000, 1, 1, 30000, -20, 300, 9000, 1, 2)  # long form
+packs(logfmt.RepPacker(), logfmt.RepPacker())  # warm up
+gc.collect()
+before = gc.mem_alloc()
+micropython.heap_lock()
+try:
+    packs(p, q)
+finally:
+    micropython.heap_unlock()
+out["grown"] = gc.mem_alloc() - before
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def mp_out():
+    code = PROGRAM % {"sessions": json.dumps(SESSIONS), "epoch": EPOCH}
+    text = run_mp(code, dowel_files())
+    return json.loads(text.strip().splitlines()[-1])
+
+
+def test_micropython_writes_the_same_bytes_as_cpython(mp_out, tmp_path):
+    root = tmp_path / "logs"
+    root.mkdir()
+    (root / "state0.json").write_text(json.dumps(
+        {"n": 0, "epoch": EPOCH, "session": 1, "segment": 1, "rtc": None, "dropped": 0}))
+    write_scenario(root, SESSIONS, segment_bytes=400)
+    ours = {p.name: p.read_bytes() for p in sorted(root.glob("*.dwl"))}
+    theirs = {n: base64.b64decode(b) for n, b in mp_out["segments"].items()}
+    assert len(theirs) > 3
+    assert theirs == ours
+    flat = [tuple(r) for s in SESSIONS for r in s]
+    decoded = [r.fields() for n in sorted(theirs) for r in logfmt.decode(theirs[n]).reps]
+    assert decoded == flat
+    assert [tuple(r) for r in mp_out["decoded"]] == flat
+
+
+def test_micropython_host_calls_and_recovery(mp_out):
+    listed = mp_out["listed"]
+    for name, size, sha in listed:
+        data = base64.b64decode(mp_out["segments"][name])
+        assert size == len(data) and sha == hashlib.sha256(data).hexdigest()
+    last = listed[-1][0]
+    assert mp_out["torn"] > 0
+    # The torn segment was sealed (5 bytes shorter) and a new one opened after it.
+    after = dict(mp_out["after"])
+    assert after[last] == listed[-1][1] - 5
+    assert len(after) == len(listed) + 1
+    data = base64.b64decode(mp_out["segments"][last])
+    assert base64.b64decode(mp_out["read"]) == data[3:23]
+    assert mp_out["delete"] == {"deleted": [listed[0][0]], "missing": [], "changed": []}
+
+
+def test_packing_a_rep_allocates_nothing_on_micropython(mp_out):
+    assert mp_out["grown"] == 0
