@@ -100,6 +100,11 @@ def read_segment(link, seg: SegmentInfo, progress: Callable[[int], None] | None 
     return bytes(out)
 
 
+def set_clock(link, now: datetime | None = None) -> None:
+    """Set the board's RTC from the host clock, so the sessions it logs from now on are dated."""
+    link.call(MODULE, "set_rtc", rtc_tuple(now or datetime.now(timezone.utc)))
+
+
 def pull(
     link,
     conn,
@@ -116,7 +121,7 @@ def pull(
     base = raw_base or raw_dir()
     report = PullReport()
     try:
-        link.call(MODULE, "set_rtc", rtc_tuple(now))
+        set_clock(link, now)
     except DeviceError as exc:
         text = str(exc)
         if "dowel.logstore" in text and ("ImportError" in text or "ModuleNotFound" in text):

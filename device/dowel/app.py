@@ -177,6 +177,10 @@ async def main():
     log = Log(root="/logs")
     app = App(board, cfg, reason, log, hal.unique_id())
     current = app
+    print(
+        "@dowel boot firmware=%s imu=%d config=%s patient=%s"
+        % (FIRMWARE, board.imu is not None, "rejected" if reason else "ok", cfg["patient"])
+    )
     try:
         await app.run()
     finally:
