@@ -123,10 +123,21 @@ def week(rng: random.Random) -> list[list[tuple]]:
                     mask = rng.choice((1, 2, 4, 4, 4, 6)) if lost else 0
                     first = (mask & -mask).bit_length()
                     depth = rng.randint(350, 800)
-                    reps.append((seq, t, duration, mask, first,
-                                 rng.randint(300, duration) if lost else None,
-                                 rng.randint(100, depth) if lost else None,
-                                 depth, lower, pause, rise))
+                    reps.append(
+                        (
+                            seq,
+                            t,
+                            duration,
+                            mask,
+                            first,
+                            rng.randint(300, duration) if lost else None,
+                            rng.randint(100, depth) if lost else None,
+                            depth,
+                            lower,
+                            pause,
+                            rise,
+                        )
+                    )
                     seq += 1
                     t += duration + rng.randint(1500, 4500)
                 t += rng.randint(45000, 120000)  # rest between sets
@@ -147,8 +158,13 @@ def run() -> list[tuple[str, str, str]]:
     plain_lost = rep_size(0, 0, 4500, 2, 2, 900, None, None, None, None, None)
     fixed = struct.calcsize("<HIHBBHhhHHH") + 2 + 2  # the same fields as a fixed struct + CRC
     target = f"target <= {TARGET_BYTES} B"
-    rows.append(("rep record, clean, IMU", f"{clean} B",
-                 f"{target}; fixed struct of the fields + CRC: {fixed} B"))
+    rows.append(
+        (
+            "rep record, clean, IMU",
+            f"{clean} B",
+            f"{target}; fixed struct of the fields + CRC: {fixed} B",
+        )
+    )
     rows.append(("rep record, point lost, IMU", f"{lost} B", target))
     rows.append(("rep record, no IMU (clean / lost)", f"{plain} / {plain_lost} B", target))
 
@@ -159,8 +175,9 @@ def run() -> list[tuple[str, str, str]]:
         root = Path(tmp) / "logs"
         log = logstore.Log(root=str(root))
         for i, reps in enumerate(sessions):
-            log.begin_session(b"\xa4\xcf\x12\x34\x56\x78", "0.1.0", b"\x01" * 8, "P-0001",
-                              None, 1000 + i, True)
+            log.begin_session(
+                b"\xa4\xcf\x12\x34\x56\x78", "0.1.0", b"\x01" * 8, "P-0001", None, 1000 + i, True
+            )
             for rep in reps:
                 assert log.add_rep(*rep)
         log.close()
@@ -172,14 +189,28 @@ def run() -> list[tuple[str, str, str]]:
         sizes = [r.frame_bytes for r in decoded]
         long_form = sum(1 for r in decoded if r.frame_bytes > TARGET_BYTES)
         with_loss = sum(1 for r in decoded if r.lost_mask)
-        rows.append(("mean rep record, a week at home", f"{sum(sizes) / n_reps:.2f} B",
-                     f"{target} ({n_reps} reps, {with_loss} with a loss, "
-                     f"{long_form} over 16 B)"))
-        rows.append(("flash per rep incl. session headers", f"{flash / n_reps:.2f} B",
-                     f"{len(sessions)} sessions of ~{n_reps // len(sessions)} reps; CSV export "
-                     f"row ~{_csv_row_bytes()} B"))
-        rows.append(("flash for that week", f"{flash} B",
-                     f"~{FS_BYTES // flash} weeks fit in a {FS_BYTES // 2**20} MB file system"))
+        rows.append(
+            (
+                "mean rep record, a week at home",
+                f"{sum(sizes) / n_reps:.2f} B",
+                f"{target} ({n_reps} reps, {with_loss} with a loss, {long_form} over 16 B)",
+            )
+        )
+        rows.append(
+            (
+                "flash per rep incl. session headers",
+                f"{flash / n_reps:.2f} B",
+                f"{len(sessions)} sessions of ~{n_reps // len(sessions)} reps; CSV export "
+                f"row ~{_csv_row_bytes()} B",
+            )
+        )
+        rows.append(
+            (
+                "flash for that week",
+                f"{flash} B",
+                f"~{FS_BYTES // flash} weeks fit in a {FS_BYTES // 2**20} MB file system",
+            )
+        )
 
         from host_tools import db
         from host_tools.link import Link
@@ -187,24 +218,39 @@ def run() -> list[tuple[str, str, str]]:
 
         board = CountingBoard(root)
         conn = db.connect(Path(tmp) / "bench.sqlite3")
-        report = pull(Link(board, "bench"), conn, raw_base=Path(tmp) / "raw",
-                      now=datetime(2025, 1, 1, tzinfo=timezone.utc))
+        report = pull(
+            Link(board, "bench"),
+            conn,
+            raw_base=Path(tmp) / "raw",
+            now=datetime(2025, 1, 1, tzinfo=timezone.utc),
+        )
         assert report.counts.reps_new == n_reps, report
         ratio = board.wire / len(payload)
         mp_ratio = fs_readfile_wire(payload) / len(payload)
-        rows.append(("pull: wire bytes per payload byte", f"{ratio:.2f}",
-                     f"mpremote fs cp (repr, 256 B chunks): {mp_ratio:.2f}"))
+        rows.append(
+            (
+                "pull: wire bytes per payload byte",
+                f"{ratio:.2f}",
+                f"mpremote fs cp (repr, 256 B chunks): {mp_ratio:.2f}",
+            )
+        )
         secs = board.wire * 10 / BAUD
-        rows.append(("pull of that week at 115200 baud", f"{secs:.1f} s "
-                     f"({board.calls} calls)",
-                     f"fs cp: {fs_readfile_wire(payload) * 10 / BAUD:.1f} s; "
-                     "excl. device CPU time"))
+        rows.append(
+            (
+                "pull of that week at 115200 baud",
+                f"{secs:.1f} s ({board.calls} calls)",
+                f"fs cp: {fs_readfile_wire(payload) * 10 / BAUD:.1f} s; excl. device CPU time",
+            )
+        )
         big = logstore.SEGMENT_BYTES
-        rows.append(("pull of a full 32 KB segment",
-                     f"{_segment_wire(big) * 10 / BAUD:.1f} s, "
-                     f"{_segment_wire(big) / big:.2f} wire B/B",
-                     f"fs cp: {fs_readfile_wire(bytes(range(256)) * 128) / big:.2f} wire B/B "
-                     "(binary data)"))
+        rows.append(
+            (
+                "pull of a full 32 KB segment",
+                f"{_segment_wire(big) * 10 / BAUD:.1f} s, {_segment_wire(big) / big:.2f} wire B/B",
+                f"fs cp: {fs_readfile_wire(bytes(range(256)) * 128) / big:.2f} wire B/B "
+                "(binary data)",
+            )
+        )
         conn.close()
         rows.append(_vboard_row(sessions, len(payload)))
     rows.append(_boot_scan_row())
@@ -292,8 +338,9 @@ def _vboard_row(sessions: list[list[tuple]], payload: int) -> tuple[str, str, st
                 shutil.copyfile(local, dst)
             log = logstore.Log(root=str(flash / "logs"))
             for i, reps in enumerate(sessions):
-                log.begin_session(b"\xa4\xcf\x12\x34\x56\x78", "0.1.0", b"\x01" * 8,
-                                  "P-0001", None, i, True)
+                log.begin_session(
+                    b"\xa4\xcf\x12\x34\x56\x78", "0.1.0", b"\x01" * 8, "P-0001", None, i, True
+                )
                 for rep in reps:
                     log.add_rep(*rep)
             log.close()
@@ -311,9 +358,12 @@ def _vboard_row(sessions: list[list[tuple]], payload: int) -> tuple[str, str, st
             os.environ.pop("DOWEL_HOME", None)
         else:
             os.environ["DOWEL_HOME"] = saved_home
-    return (name, f"{counter.bytes / report.payload_bytes:.2f} wire B/B",
-            f"{report.payload_bytes} B payload, {report.counts.reps_new} reps; the model "
-            "above assumes the ESP32's 256-byte window")
+    return (
+        name,
+        f"{counter.bytes / report.payload_bytes:.2f} wire B/B",
+        f"{report.payload_bytes} B payload, {report.counts.reps_new} reps; the model "
+        "above assumes the ESP32's 256-byte window",
+    )
 
 
 def _boot_scan_row() -> tuple[str, str, str]:
@@ -325,9 +375,11 @@ def _boot_scan_row() -> tuple[str, str, str]:
         out = run_mp(BOOT_SCAN, firmware_files(), heap_kb=128)
     except Exception as exc:  # noqa: BLE001 - a figure we could not take is said, not hidden
         return ("boot scan of a full segment (MicroPython)", "not measured", str(exc)[:80])
-    return ("boot scan of a full segment (MicroPython)",
-            f"{out['ms']:.0f} ms for {out['bytes']} B / {out['reps']} reps",
-            "WebAssembly port on this host, .mpy as on the board; an ESP32 runs it slower")
+    return (
+        "boot scan of a full segment (MicroPython)",
+        f"{out['ms']:.0f} ms for {out['bytes']} B / {out['reps']} reps",
+        "WebAssembly port on this host, .mpy as on the board; an ESP32 runs it slower",
+    )
 
 
 def _segment_wire(size: int) -> float:
@@ -338,8 +390,10 @@ def _segment_wire(size: int) -> float:
 
 
 def _csv_row_bytes() -> int:
-    return len("P-0001,a4cf12345678,12,2025-03-04,2025-03-04T07:12:09+00:00,7,61234,4500,"
-               "sacrum,sacrum,sacrum,2100,42.0,65.0,1800,700,2000\n")
+    return len(
+        "P-0001,a4cf12345678,12,2025-03-04,2025-03-04T07:12:09+00:00,7,61234,4500,"
+        "sacrum,sacrum,sacrum,2100,42.0,65.0,1800,700,2000\n"
+    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,275 @@
+"""Per-patient calibration maths: levels measured in two steps become contact thresholds.
+
+    zero = summarize(released_samples)       # step 1: dowel held away from the body
+    contact = summarize(hold_samples)        # step 2: three-point neutral hold
+    proposal = propose(zero, contact)        # thresholds, or a problem per sensor
+    if proposal.ok:
+        cfg = apply(cfg, proposal, "P-0001")  # validated by dowel.config, ready to write
+
+Pure: no device, no clock, no terminal. `dowel calibrate` (host_tools.commands.calibrate)
+streams the samples and writes the result; the tests drive these functions directly.
+
+The threshold rule (README, "Calibration rule"), with zero level Z and contact level C the
+medians of the released and neutral-hold readings and R = C - Z:
+
+    on  = Z + 50% of R      (a touch run starts at or above this)
+    off = Z + 30% of R      (a dip below this for loss_ms is a lost point)
+
+so the hysteresis on - off is 20% of R, twice the 10% minimum; a grip wobble must take a
+reading down through 70% of the range before it counts, while a real loss takes it to about Z.
+A sensor is refused (nothing is written) when it reads full scale released (shorted) or in
+contact (saturated), when C is not at least MIN_RANGE_COUNTS above Z (weak or disconnected),
+or when its noise in either step reaches a threshold within NOISE_SIGMAS standard deviations.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from dowel import config as dconfig
+from dowel.contact import LOST, Contact
+
+SENSORS = dconfig.SENSOR_NAMES
+# How the PT calls each point (messages name the point, not a GPIO).
+POINTS = {
+    "head": "head (back of the head)",
+    "midback": "mid-back (between the shoulder blades)",
+    "sacrum": "sacrum (base of the spine)",
+}
+
+FULL_SCALE = 65535
+ON_PCT = 50
+OFF_PCT = 30
+MIN_HYSTERESIS_PCT = 10  # the README's promise; a test holds ON_PCT - OFF_PCT to it
+# ~4.6% of full scale, ~150 mV at the ESP32's 11 dB attenuation: well above ADC noise, well
+# below the gap of the weakest contact a loose-fitting dowel gives through the foam.
+MIN_RANGE_COUNTS = 3000
+SATURATED_COUNTS = 65000  # read_u16 pins near 65535 when the ADC input is at or above ~3.1 V
+DEAD_COUNTS = 600  # both steps under this: nothing reaches the ADC (open circuit)
+NOISE_SIGMAS = 3
+MIN_SAMPLES = 10
+
+
+@dataclass(frozen=True)
+class Stats:
+    """One sensor over one step: median level and a robust noise figure, in ADC counts."""
+
+    level: int  # median
+    noise: int  # robust standard deviation: (p90 - p10) / 2.563, which a few spikes cannot move
+    low: int  # 5th percentile
+    high: int  # 95th percentile
+    n: int
+
+
+@dataclass(frozen=True)
+class SensorResult:
+    name: str
+    zero: Stats
+    contact: Stats
+    on: int = 0
+    off: int = 0
+    problem: str | None = None
+
+    @property
+    def level(self) -> int:
+        return self.contact.level
+
+
+@dataclass(frozen=True)
+class Proposal:
+    sensors: tuple[SensorResult, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(s.problem is None for s in self.sensors)
+
+    @property
+    def problems(self) -> list[str]:
+        return [s.problem for s in self.sensors if s.problem]
+
+    def levels_json(self) -> str:
+        """What the host database keeps of the measurement (calibrations.levels_json)."""
+        return json.dumps(
+            {
+                s.name: {
+                    "zero": asdict(s.zero),
+                    "contact": asdict(s.contact),
+                    "on": s.on,
+                    "off": s.off,
+                }
+                for s in self.sensors
+            },
+            sort_keys=True,
+        )
+
+
+def _percentile(sorted_values: Sequence[int], pct: int) -> int:
+    # Nearest-rank on the sorted list: exact integers, no interpolation to argue about.
+    index = (len(sorted_values) - 1) * pct // 100
+    return sorted_values[index]
+
+
+def stats(values: Sequence[int]) -> Stats:
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("no samples")
+    p10 = _percentile(ordered, 10)
+    p90 = _percentile(ordered, 90)
+    return Stats(
+        level=_percentile(ordered, 50),
+        noise=round((p90 - p10) / 2.563),
+        low=_percentile(ordered, 5),
+        high=_percentile(ordered, 95),
+        n=len(ordered),
+    )
+
+
+def summarize(readings: Sequence[Sequence[int]]) -> tuple[Stats, Stats, Stats]:
+    """Per-sensor stats of a step's readings, each a (head, midback, sacrum) triple."""
+    if len(readings) < MIN_SAMPLES:
+        raise ValueError(f"only {len(readings)} samples; need at least {MIN_SAMPLES}")
+    return tuple(stats([r[i] for r in readings]) for i in range(3))  # type: ignore[return-value]
+
+
+def thresholds(zero: Stats, contact: Stats, name: str = "head") -> SensorResult:
+    """Apply the rule to one sensor: thresholds, or a problem naming the point and the fix."""
+    point = POINTS[name]
+    z, c = zero.level, contact.level
+    span = c - z
+
+    def refuse(problem: str) -> SensorResult:
+        return SensorResult(name, zero, contact, problem=f"{point}: {problem}")
+
+    if z >= SATURATED_COUNTS:
+        return refuse(
+            f"reads full scale ({z} counts) with the dowel away from the body, so the sensor or "
+            "its wiring is shorted. Check the FSR's leads and connector for a solder bridge or a "
+            "pinched wire."
+        )
+    if c >= SATURATED_COUNTS:
+        return refuse(
+            f"reads full scale ({c} counts) in contact: the input saturates, so a loss threshold "
+            "cannot be placed. Check for a wire shorted under load and that the foam pad is on "
+            "the sensor."
+        )
+    if z < DEAD_COUNTS and c < DEAD_COUNTS:
+        return refuse(
+            f"reads about zero in both steps ({z} released, {c} in contact): the sensor looks "
+            "disconnected. Check its connector and wires, and that the dowel rests on this "
+            "point during the hold."
+        )
+    if span < MIN_RANGE_COUNTS:
+        return refuse(
+            f"contact level {c} is not clearly above the released level {z} (needs "
+            f"{MIN_RANGE_COUNTS} counts more, got {span}): the point barely presses the sensor. "
+            "Check that the dowel touches this point during the hold, that the sensor sits "
+            "under its pad, and the sensor's wiring."
+        )
+    on = z + span * ON_PCT // 100
+    off = z + span * OFF_PCT // 100
+    if contact.level - NOISE_SIGMAS * contact.noise < on:
+        return refuse(
+            f"too noisy in contact: readings spread +/-{contact.noise} counts around {c}, "
+            f"reaching the contact threshold {on}. Check the connector for a loose contact and "
+            "that the patient holds still during the neutral hold."
+        )
+    if z + NOISE_SIGMAS * zero.noise >= off:
+        return refuse(
+            f"too noisy released: readings spread +/-{zero.noise} counts around {z}, reaching "
+            f"the loss threshold {off}. Check the connector for a loose contact and that nothing "
+            "touches the sensor in step 1."
+        )
+    return SensorResult(name, zero, contact, on=on, off=off)
+
+
+def propose(zero: Sequence[Stats], contact: Sequence[Stats]) -> Proposal:
+    pairs = zip(zero, contact, SENSORS, strict=True)
+    return Proposal(tuple(thresholds(z, c, name) for z, c, name in pairs))
+
+
+def apply(cfg: dict, proposal: Proposal, patient: str) -> dict:
+    """The device config with the proposal's thresholds and levels, validated by the firmware's
+    own `dowel.config.validate` (raises its ConfigError naming any bad field)."""
+    if not proposal.ok:
+        raise ValueError("a refused proposal cannot be applied")
+    new = json.loads(json.dumps(cfg))
+    new["patient"] = patient
+    for s in proposal.sensors:
+        new["sensors"][s.name] = {"on": s.on, "off": s.off, "level": s.level}
+    return dconfig.validate(new)
+
+
+@dataclass(frozen=True)
+class Loss:
+    t_ms: int
+    sensor: str
+
+
+class LiveCheck:
+    """The firmware's own debounce run on streamed samples with proposed (on, off) per sensor:
+    what the dowel would do with these thresholds. Feed samples in order."""
+
+    def __init__(self, sensors: Sequence[tuple[int, int]], loss_ms: int, regain_ms: int):
+        self.contacts = [Contact(on, off, loss_ms, regain_ms) for on, off in sensors]
+        self.losses: list[Loss] = []
+        self.touched = [False, False, False]  # reached debounced contact at least once
+        self._prev_t: int | None = None
+
+    def feed(self, t_ms: int, readings: Sequence[int]) -> list[Loss]:
+        dt = 0 if self._prev_t is None else t_ms - self._prev_t
+        self._prev_t = t_ms
+        fired = []
+        for i, contact in enumerate(self.contacts):
+            event = contact.update(readings[i], dt)
+            if event == LOST:
+                fired.append(Loss(t_ms, SENSORS[i]))
+            if contact.touching:
+                self.touched[i] = True
+        self.losses += fired
+        return fired
+
+    def touching(self, i: int) -> bool:
+        return self.contacts[i].touching
+
+
+def check_losses(
+    samples: Sequence[tuple[int, Sequence[int]]],
+    sensors: Sequence[tuple[int, int]],
+    loss_ms: int,
+    regain_ms: int,
+) -> list[Loss]:
+    """Replay (t_ms, readings) through the firmware's debounce with (on, off) per sensor;
+    return every LOST it fires: what the dowel would beep on for the same trace."""
+    check = LiveCheck(sensors, loss_ms, regain_ms)
+    for t_ms, readings in samples:
+        check.feed(t_ms, readings)
+    return check.losses
+
+
+@dataclass(frozen=True)
+class DriftFinding:
+    sensor: str
+    calibrated: int
+    current: int
+
+    def message(self) -> str:
+        pct = 100 * (self.current - self.calibrated) / self.calibrated
+        return (
+            f"{POINTS[self.sensor]}: contact level moved {pct:+.0f}% since calibration "
+            f"({self.calibrated} -> {self.current} counts)"
+        )
+
+
+def drift_findings(report: dict | None, cfg: dict) -> list[DriftFinding]:
+    """Sensors the device says have drifted, against the levels of the config it runs now.
+    A report taken against other levels (an older calibration) says nothing about this one."""
+    if not report or not report.get("moved"):
+        return []
+    findings = []
+    for i, name in enumerate(SENSORS):
+        level = cfg["sensors"][name]["level"]
+        if report["moved"] & (1 << i) and level and report["levels"][i] == level:
+            findings.append(DriftFinding(name, level, report["current"][i]))
+    return findings

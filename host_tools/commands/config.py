@@ -1,0 +1,156 @@
+"""`dowel config show|set`: read and adjust the board's `/dowel.json` by hand.
+
+    dowel config show [--json]
+    dowel config set loss_ms=150 sensors.sacrum.off=14000
+
+`set` applies each KEY=VALUE with the firmware's own `dowel.config.set_field` (the same
+validation the board runs at boot and on `write_json`), so a refused value is refused here with
+the field and its range, before anything is written; the board then validates again, saves
+atomically, and the host reads the config back to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from dowel import config as dconfig
+
+from host_tools.errors import DeviceError, UsageError
+
+HELP = "show or change the dowel's configuration (thresholds, timings, feedback)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from host_tools.ports import add_port_argument
+
+    sub = parser.add_subparsers(dest="action", metavar="ACTION")
+    sub.required = True
+    show = sub.add_parser("show", help="print the config the board runs")
+    show.add_argument("--json", action="store_true", help="print it as JSON")
+    add_port_argument(show)
+    set_ = sub.add_parser(
+        "set", help="change fields: KEY=VALUE ... (dotted keys, e.g. sensors.head.on=21000)"
+    )
+    set_.add_argument("assignments", nargs="+", metavar="KEY=VALUE")
+    add_port_argument(set_)
+
+
+def parse_assignments(items: list[str]) -> list[tuple[str, str]]:
+    pairs = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"{item!r}: expected KEY=VALUE, e.g. loss_ms=150")
+        pairs.append((key.strip(), value.strip()))
+    return pairs
+
+
+def apply_assignments(cfg: dict, pairs: list[tuple[str, str]]) -> dict:
+    """`cfg` with every assignment applied in order; a refusal names each bad field and range.
+    Each pair is checked in turn (so `off` then `on` may move together), and every bad one is
+    reported, not only the first."""
+    errors: list[tuple[str, str]] = []
+    for key, value in pairs:
+        try:
+            cfg = dconfig.set_field(cfg, key, value)
+        except dconfig.ConfigError as exc:
+            errors += exc.errors
+    if errors:
+        lines = "\n".join(f"  {field}: {message}" for field, message in errors)
+        raise UsageError(
+            f"config not changed, nothing written to the dowel:\n{lines}\n"
+            "`dowel config show` prints the current values."
+        )
+    return cfg
+
+
+def flatten(cfg: dict, prefix: str = "") -> list[tuple[str, object]]:
+    out: list[tuple[str, object]] = []
+    for key in sorted(cfg):
+        value = cfg[key]
+        if isinstance(value, dict):
+            out += flatten(value, prefix + key + ".")
+        else:
+            out.append((prefix + key, value))
+    return out
+
+
+def show(link, as_json: bool = False, console=None) -> dict:
+    from rich.console import Console
+    from rich.table import Table
+
+    from host_tools.commands.calibrate import check_drift, drift_prompt
+
+    # With --json, stdout holds the JSON alone; notes and prompts go to stderr.
+    console = console or Console(stderr=as_json)
+    cfg, reason = link.call("dowel.config", "read")
+    if as_json:
+        print(json.dumps(cfg, indent=2, sort_keys=True))
+    else:
+        table = Table(title=f"dowel config on {link.port}")
+        table.add_column("key")
+        table.add_column("value", justify="right")
+        for key, value in flatten(cfg):
+            table.add_row(key, json.dumps(value))
+        console.print(table)
+    if reason:
+        console.print(f"warning: {reason}", highlight=False, markup=False)
+    try:
+        findings = check_drift(link, cfg=cfg)
+    except DeviceError as exc:  # advisory: the config above is still what the board runs
+        console.print(f"note: could not read the board's drift state: {exc}", highlight=False,
+                      markup=False)
+        findings = []
+    if findings:
+        console.print(drift_prompt(findings, cfg["patient"]), highlight=False, markup=False)
+    return cfg
+
+
+def set_fields(link, pairs: list[tuple[str, str]]) -> tuple[dict, dict]:
+    """Apply the assignments to the board's config and write it; returns (old, new)."""
+    from host_tools.commands.calibrate import write
+
+    old, reason = link.call("dowel.config", "read")
+    new = apply_assignments(old, pairs)
+    write(link, new)
+    return old, new
+
+
+def run(args: argparse.Namespace) -> int:
+    from host_tools.link import Link
+    from host_tools.ports import resolve_port
+
+    pairs = parse_assignments(args.assignments) if args.action == "set" else []
+    precheck(pairs)
+    port = resolve_port(args.port)
+    with Link.open(port) as link:
+        if args.action == "show":
+            show(link, args.json)
+            return 0
+        old, new = set_fields(link, pairs)
+    changed = [(k, v) for k, v in flatten(new) if dict(flatten(old)).get(k) != v]
+    for key, value in changed:
+        print(f"{key} = {json.dumps(value)}")
+    if not changed:
+        print("nothing changed (the board already had these values)")
+    return 0
+
+
+def precheck(pairs: list[tuple[str, str]]) -> None:
+    """Refuse, before touching the board, what no config could take: unknown keys, values out
+    of their field's own range. Rules between fields (0 < off < on, end_deg < start_deg) depend
+    on the board's other values, so they are left to `apply_assignments` on its config."""
+    errors: list[tuple[str, str]] = []
+    for key, value in pairs:
+        try:
+            dconfig.set_field(dconfig.defaults(), key, value)
+        except dconfig.ConfigError as exc:
+            errors += [
+                (field, message)
+                for field, message in exc.errors
+                if field == key and not message.startswith("must be below")
+            ]
+    if errors:
+        lines = "\n".join(f"  {field}: {message}" for field, message in errors)
+        raise UsageError(f"config not changed, nothing written to the dowel:\n{lines}")

@@ -1,0 +1,94 @@
+"""`dowel config show|set` through the CLI, on a fake board running the real dowel.config."""
+
+import json
+
+import pytest
+from dowel import config as dconfig
+from dowel import drift as ddrift
+
+from host_tools import cli
+from host_tools.link import Link
+
+from .fakes import FakeLink, Patient
+
+
+@pytest.fixture
+def board(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOWEL_HOME", str(tmp_path / "home"))
+    ddrift._live = None
+    link = FakeLink(tmp_path, Patient())
+    link.close = lambda restart=True: None
+    monkeypatch.setattr(Link, "open", classmethod(lambda cls, port: _ctx(link)))
+    return link
+
+
+class _ctx:
+    def __init__(self, link):
+        self.link = link
+
+    def __enter__(self):
+        return self.link
+
+    def __exit__(self, *exc):
+        return None
+
+
+def test_set_changes_fields_and_reads_back(board, capsys):
+    assert cli.main(["config", "set", "loss_ms=150", "sensors.sacrum.off=9000", "-p", "x"]) == 0
+    cfg, reason = dconfig.read(board.config_path)
+    assert reason is None and cfg["loss_ms"] == 150 and cfg["sensors"]["sacrum"]["off"] == 9000
+    out = capsys.readouterr().out
+    assert "loss_ms = 150" in out and "sensors.sacrum.off = 9000" in out
+
+
+@pytest.mark.parametrize(
+    "assignment, field, range_text",
+    [
+        ("loss_ms=5", "loss_ms", "from 20 to 1000"),
+        ("regain_ms=99999", "regain_ms", "from 20 to 2000"),
+        ("sensors.head.on=70000", "sensors.head.on", "from 0 to 65535"),
+        ("drift_pct=1", "drift_pct", "from 5 to 90"),
+        ("patient=a b", "patient", "1..32 characters"),
+    ],
+)
+def test_out_of_range_is_refused_naming_field_and_range(board, capsys, assignment, field,
+                                                       range_text):
+    assert cli.main(["config", "set", assignment, "-p", "x"]) == 2
+    err = capsys.readouterr().err
+    assert field in err and range_text in err and "nothing written" in err
+    assert board.calls == []  # refused before the board was touched
+
+
+def test_threshold_order_is_checked_against_the_boards_values(board, capsys):
+    # off 16000 by default: on 15000 alone breaks 0 < off < on...
+    assert cli.main(["config", "set", "sensors.head.on=15000", "-p", "x"]) == 2
+    err = capsys.readouterr().err
+    assert "sensors.head" in err and "0 < off < on" in err
+    assert board.writes() == 0
+    # ...but moving off first makes it fine.
+    assert cli.main(["config", "set", "sensors.head.off=9000", "sensors.head.on=15000",
+                     "-p", "x"]) == 0
+    assert dconfig.read(board.config_path)[0]["sensors"]["head"] == {
+        "on": 15000, "off": 9000, "level": 0}
+
+
+def test_every_bad_field_is_named(board, capsys):
+    assert cli.main(["config", "set", "loss_ms=1", "arm_ms=0", "bogus=3", "-p", "x"]) == 2
+    err = capsys.readouterr().err
+    assert "loss_ms" in err and "arm_ms" in err and "bogus: unknown field" in err
+
+
+def test_missing_equals_is_a_usage_error(board, capsys):
+    assert cli.main(["config", "set", "loss_ms", "-p", "x"]) == 2
+    assert "KEY=VALUE" in capsys.readouterr().err
+
+
+def test_show_json_is_the_boards_config(board, capsys):
+    assert cli.main(["config", "show", "--json", "-p", "x"]) == 0
+    assert json.loads(capsys.readouterr().out) == dconfig.defaults()
+
+
+def test_show_table_lists_dotted_keys(board, capsys):
+    assert cli.main(["config", "show", "-p", "x"]) == 0
+    out = capsys.readouterr().out
+    assert "sensors.sacrum.on" in out and "loss_ms" in out
