@@ -22,7 +22,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from host_tools import db, logdb, logpull
+from host_tools import db, logpull
 from host_tools.console_events import ConsoleEvent, LineReader
 from host_tools.link import Link
 
@@ -254,21 +254,18 @@ def _play_live(console: Console, board, scenario: str, thresholds) -> LiveState:
 
 
 def _summary(console: Console, conn, live: LiveState, beeps, truth) -> dict:
-    rows = conn.execute(
-        "SELECT r.* FROM reps r JOIN sessions s USING (device_id, session) WHERE r.patient = ? "
-        "ORDER BY s.imported_utc DESC, r.session DESC, r.seq DESC",
+    session = conn.execute(
+        "SELECT device_id, session FROM sessions WHERE patient = ? "
+        "ORDER BY imported_utc DESC, session DESC LIMIT 1",
         (PATIENT,),
-    ).fetchall()
+    ).fetchone()
     latest = (
-        [
-            r
-            for r in rows
-            if (r["device_id"], r["session"]) == (rows[0]["device_id"], rows[0]["session"])
-        ]
-        if rows
+        conn.execute(
+            "SELECT * FROM reps WHERE device_id = ? AND session = ? ORDER BY seq", tuple(session)
+        ).fetchall()
+        if session
         else []
     )
-    latest.reverse()
     table = Table(title="The session, as the PT will see it", title_justify="left")
     for col in ("rep", "outcome", "depth", "lost at", "lowering", "pause", "rising"):
         table.add_column(col, justify="right" if col != "outcome" else "left")

@@ -15,14 +15,17 @@ import time
 from array import array
 
 from dowel import config, cues, hal
+from dowel.drift import Drift
 from dowel.engine import Engine
 from dowel.logstore import Log
 from dowel.rep import (
+    ARMED,
     EV_ARMED,
     EV_FAULT,
     EV_RELEASE,
     EV_REP_END,
     EV_REP_START,
+    IN_REP,
     NO_DDEG,
     STATE_NAMES,
 )
@@ -62,6 +65,14 @@ class App:
 
             self.pitch = Pitch()
         self.readings = array("H", [0, 0, 0])
+        s = cfg["sensors"]
+        self.drift = Drift(
+            (s["head"]["level"], s["midback"]["level"], s["sacrum"]["level"]), cfg["drift_pct"]
+        )
+        self.drift.resume()
+        # The neutral hold the calibration measured: armed, or (no IMU: reps are armed periods)
+        # in a rep.
+        self.hold_state = ARMED if board.imu is not None else IN_REP
         self.session_open = False
         self.idle_ms = 0
         self.gap_ms = cfg["session_gap_s"] * 1000
@@ -80,6 +91,8 @@ class App:
             pitch_ddeg = self.pitch.update(imu.ax, imu.az)
         engine = self.engine
         events = engine.step(readings[0], readings[1], readings[2], pitch_ddeg, dt_ms)
+        if engine.reps.state == self.hold_state:
+            self.drift.update(readings, dt_ms)
         if events:
             self._on_events(events)
         if engine.tone_changed:
@@ -94,6 +107,8 @@ class App:
         if events & EV_REP_START and (not self.session_open or self.idle_ms >= self.gap_ms):
             self._begin_session()
         self._announce(events)
+        if events & EV_RELEASE:
+            self.drift.save()  # the dowel was put down: a quiet moment for a small write
         if events & EV_REP_END:
             self.idle_ms = 0
             written = self.log.add_rep(
@@ -188,4 +203,5 @@ async def main():
         # the watchdog fed while the REPL serves the host.
         board.quiet()
         log.close()
+        app.drift.save()
         board.keep_fed(WDT_MS // 2)

@@ -130,3 +130,43 @@ print("dts", [clock.dt_ms() for _ in range(6)], time.ticks_diff(state[0], start)
 def test_clock_across_the_real_ticks_wrap(run_mp):
     out = run_mp(TICKS_WRAP)
     assert "dts [5, 5, 5, 5, 5, 5] 35" in out
+
+
+# The loop feeds the drift tracker during the neutral hold: a board whose contact levels sit
+# 50 % above the calibrated ones reports every point moved; one within drift_pct reports none.
+APP_DRIFT = """
+from dowel import config
+from dowel.app import App
+
+class Board:
+    imu = None
+    def __init__(self, level):
+        self.level = level
+    def read(self, out):
+        out[0] = out[1] = out[2] = self.level
+    def tone(self, hz):
+        pass
+    def feed(self):
+        pass
+
+class NoLog:
+    full = False
+    def begin_session(self, *args):
+        return 0
+    def add_rep(self, *args):
+        return True
+
+cfg = config.defaults()
+for name in ("head", "midback", "sacrum"):
+    cfg["sensors"][name]["level"] = 20000
+for level in (30000, 21000):
+    app = App(Board(level), cfg, None, NoLog(), b"\\x00" * 6)
+    for _ in range(3000):  # 15 s of three-point contact
+        app.step(5)
+    print("drift", level, app.engine.reps.state, app.drift.moved())
+"""
+
+
+def test_app_feeds_drift_tracker_during_the_hold(run_mp):
+    rows = [line.split() for line in run_mp(APP_DRIFT).splitlines() if line.startswith("drift")]
+    assert rows == [["drift", "30000", "2", "7"], ["drift", "21000", "2", "0"]]
