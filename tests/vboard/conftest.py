@@ -1,0 +1,129 @@
+"""Fixtures for the virtual board tests: a private data dir, a fresh flash, a running board,
+the real mpremote CLI, and a pseudo-terminal console to drive `mpremote repl`."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+import pytest
+
+MPREMOTE = str(Path(sys.executable).with_name("mpremote"))
+
+
+@pytest.fixture(autouse=True)
+def dowel_home(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("DOWEL_HOME", str(home))
+    return home
+
+
+def need_node() -> None:
+    from host_tools.errors import DeviceError
+    from host_tools.vboard.node import node_command
+
+    try:
+        node_command()
+    except DeviceError as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def flash(tmp_path) -> Path:
+    path = tmp_path / "flash"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def board(flash):
+    need_node()
+    from host_tools.vboard import VirtualBoard
+
+    b = VirtualBoard.start(flash_dir=flash)
+    try:
+        yield b
+    finally:
+        b.stop()
+
+
+def mpremote(port: str, *args: str, timeout: float = 30, check: bool = True):
+    """Run the real mpremote CLI against `port`."""
+    proc = subprocess.run(
+        [MPREMOTE, "connect", port, *args], capture_output=True, text=True, timeout=timeout
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"mpremote {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+class Console:
+    """A program run on a pseudo-terminal, as a person at a terminal would run it."""
+
+    def __init__(self, *argv: str):
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:  # the child
+            os.execv(argv[0], list(argv))
+        self.buf = b""
+        self.status: int | None = None
+
+    def expect(self, pattern: bytes, timeout: float = 10) -> bytes:
+        """Read until `pattern`; return everything up to and including it."""
+        end = time.monotonic() + timeout
+        while pattern not in self.buf:
+            left = end - time.monotonic()
+            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                raise AssertionError(f"{pattern!r} did not come; got {self.buf[-800:]!r}")
+            try:
+                chunk = os.read(self.fd, 4096)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                raise AssertionError(f"{pattern!r}: the program ended; got {self.buf[-800:]!r}")
+            self.buf += chunk
+        i = self.buf.index(pattern) + len(pattern)
+        out, self.buf = self.buf[:i], self.buf[i:]
+        return out
+
+    def wait_raw(self, timeout: float = 10) -> None:
+        """Wait until the program has put its terminal in raw mode: before that the line
+        discipline would eat Ctrl-D and turn Ctrl-C into SIGINT."""
+        end = time.monotonic() + timeout
+        while termios.tcgetattr(self.fd)[3] & termios.ICANON:
+            if time.monotonic() > end:
+                raise AssertionError("the program never put its terminal in raw mode")
+            time.sleep(0.02)
+
+    def send(self, data: bytes) -> None:
+        os.write(self.fd, data)
+
+    def close(self, timeout: float = 5) -> int | None:
+        """Wait for the program to end (kill it after `timeout`); its exit status."""
+        if self.pid is None:
+            return self.status
+        self.status = self._reap(timeout)
+        self.pid = None
+        return self.status
+
+    def _reap(self, timeout: float) -> int | None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                os.close(self.fd)
+                return os.waitstatus_to_exitcode(status)
+            if select.select([self.fd], [], [], 0.05)[0]:
+                try:
+                    os.read(self.fd, 4096)
+                except OSError:
+                    pass
+        os.kill(self.pid, 9)
+        os.waitpid(self.pid, 0)
+        os.close(self.fd)
+        return None
