@@ -17,7 +17,8 @@ def _daemons(home) -> list[str]:
     """Board processes of this test's data dir (each carries --state-dir <DOWEL_HOME>/...)."""
     out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
     return [
-        line for line in out.splitlines()
+        line
+        for line in out.splitlines()
         if "host_tools.vboard.daemon" in line and str(home) in line
     ]
 
@@ -27,7 +28,10 @@ def test_demo_runs_end_to_end(tmp_path):
     started = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "host_tools", "demo"],
-        capture_output=True, text=True, env=env, timeout=180,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
     )
     elapsed = time.monotonic() - started
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -45,7 +49,10 @@ def test_demo_runs_end_to_end(tmp_path):
     # The data is in the user's database, for `dowel report --patient DEMO`.
     report = subprocess.run(
         [sys.executable, "-m", "host_tools", "sessions", "--patient", "DEMO", "--json"],
-        capture_output=True, text=True, env=env, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert report.returncode == 0, report.stderr
     sessions = json.loads(report.stdout)

@@ -1,0 +1,77 @@
+"""The real firmware loop on the virtual board: deploy it as `dowel flash` does, give it the
+thresholds the calibration rule sets for the simulated patient, let a scenario play, interrupt
+it with the real `mpremote`, and find one cue per true loss (the right point's cue, soon after
+the loss) and none for the grip wobble."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.vboard.conftest import mpremote
+
+pytestmark = pytest.mark.vboard
+
+CUE_POINTS = {2637: "head", 1760: "midback", 1047: "sacrum"}
+LOSS_LATENCY_MS = (100, 400)  # loss_ms (120) after the force crosses off, within a tick or two
+
+
+def _cues(beeps):
+    """(start_ms, point) per cue: a cue's beeps of one pitch, gaps under 150 ms, count once."""
+    cues, last_hz, last_end = [], None, -10_000
+    for start, end, hz in beeps:
+        if hz == last_hz and start - last_end < 150:
+            last_end = end
+            continue
+        last_hz, last_end = hz, end
+        if hz in CUE_POINTS:
+            cues.append((start, CUE_POINTS[hz]))
+    return cues
+
+
+def test_firmware_beeps_once_per_true_loss_and_never_for_wobble(board):
+    from dowel import config
+
+    from host_tools.calibration import Stats, propose
+    from host_tools.deploy import deploy
+    from host_tools.link import Link
+    from host_tools.sim import load_scenario, render
+
+    scenario = load_scenario("quick")
+    timeline = render(scenario)
+    build = timeline.truth["build"]
+    # What a calibration measures on this patient: zero and contact levels, a little noise.
+    zero = [Stats(level, 50, 0, 0, 100) for level in build["zero_counts"]]
+    contact = [Stats(level, 300, 0, 0, 100) for level in build["contact_counts"]]
+    proposal = propose(zero, contact)
+    assert proposal.ok
+    cfg = config.defaults()
+    cfg["patient"] = "P-LOOP"
+    for name, s in zip(("head", "midback", "sacrum"), proposal.sensors, strict=True):
+        cfg["sensors"][name].update(on=s.on, off=s.off, level=s.contact.level)
+
+    link = Link.open(board.port)
+    try:
+        deploy(link)
+        link.call("dowel.config", "write_json", json.dumps(cfg))
+    finally:
+        link.close()  # soft reset: main.py starts the loop on the new config
+    time.sleep(0.5)
+    played = board.play(scenario)
+    while board.elapsed_ms() < played.duration_ms + 300:
+        time.sleep(0.2)
+    # Interrupt it the way a developer would: the real mpremote (Ctrl-C, raw REPL).
+    code = "import dowel.app as a; print('reps', a.current.engine.reps.seq)"
+    out = mpremote(board.port, "resume", "exec", code)  # resume: no soft reset first
+    assert out.stdout.split() == ["reps", "2"]  # the loop ran all three reps (0..2)
+
+    truth = board.truth()
+    cues = _cues(board.beeps())
+    losses = [(t, sensor) for t, sensor in truth["losses"]]
+    assert [p for _, p in cues] == [s for _, s in losses]  # one for one, in order
+    for (cue_t, _), (loss_t, _) in zip(cues, losses, strict=True):
+        assert LOSS_LATENCY_MS[0] <= cue_t - loss_t <= LOSS_LATENCY_MS[1]
+    for start, end, _sensor in truth["wobbles"]:
+        assert not any(start <= t <= end + 400 for t, _ in cues)
