@@ -1,0 +1,100 @@
+"""`dowel flash [--port] [--firmware FILE.bin] [--erase]`: put the dowel firmware on a board.
+
+Always: compile `device/`, upload what changed, verify, check the version (host_tools.deploy).
+With --firmware: first install MicroPython itself with esptool (host_tools.esp).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from host_tools.errors import DeviceError, UsageError
+from host_tools.ports import add_port_argument, resolve_port
+
+HELP = "install the dowel firmware on a board (with --firmware, MicroPython first)"
+
+BOOT_WAIT_S = 20.0  # after esptool's reset: MicroPython's first boot formats the filesystem
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_port_argument(parser)
+    parser.add_argument(
+        "--firmware", type=Path, metavar="FILE.bin",
+        help="first write this MicroPython image (ESP32_GENERIC 1.24-1.27, from "
+             "micropython.org/download/ESP32_GENERIC) with esptool",
+    )
+    parser.add_argument(
+        "--erase", action="store_true",
+        help="with --firmware: erase the whole flash first (deletes the config and the logs)",
+    )
+    parser.add_argument("--baud", type=int, default=460800,
+                        help="esptool baud rate (default 460800; try 115200 on flaky cables)")
+    parser.add_argument("-y", "--yes", action="store_true", help="do not ask before --erase")
+
+
+def open_link(port: str, wait_s: float = 0.0, sleep=time.sleep, clock=time.monotonic):
+    """Link.open, retried for `wait_s` while the board reboots."""
+    from host_tools.link import Link
+
+    deadline = clock() + wait_s
+    while True:
+        try:
+            return Link.open(port)
+        except DeviceError:
+            if clock() >= deadline:
+                raise
+            sleep(0.5)
+
+
+def confirm_erase(yes: bool) -> None:
+    if yes:
+        return
+    warning = ("--erase deletes everything on the dowel, including the patient's config and "
+               "every log not yet pulled with `dowel logs`.")
+    if not sys.stdin.isatty():
+        raise UsageError(warning + " Add --yes to confirm.")
+    print(warning, file=sys.stderr)
+    try:
+        answer = input("Erase the whole flash? [y/N] ")
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() not in ("y", "yes"):
+        raise UsageError("not erased; nothing was written")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from host_tools import esp
+    from host_tools.deploy import deploy
+
+    console = Console()
+    if args.erase and not args.firmware:
+        raise UsageError(
+            "--erase also wipes MicroPython, so it needs --firmware FILE.bin to put it back"
+        )
+    if args.firmware:
+        esp.check_image(args.firmware)  # refuse a wrong file before touching the board
+    port = resolve_port(args.port)
+    wait_s = 0.0
+    if args.firmware:
+        if args.erase:
+            confirm_erase(args.yes)
+        info = esp.flash_micropython(port, args.firmware, erase=args.erase, baud=args.baud,
+                                     say=console.print)
+        console.print(f"MicroPython {info.version} written and verified; waiting for it to boot")
+        wait_s = BOOT_WAIT_S
+    console.print(f"Installing the dowel firmware on {port}")
+    with open_link(port, wait_s) as link:
+        result = deploy(link, say=console.print)
+    parts = [f"uploaded {len(result.uploaded)}", f"{len(result.skipped)} unchanged"]
+    if result.removed:
+        parts.append(f"removed {len(result.removed)} stale")
+    console.print(
+        f"[green]dowel firmware {result.firmware}[/] on MicroPython {result.micropython} at "
+        f"{port}: {', '.join(parts)}. Next: `dowel selftest`."
+    )
+    return 0

@@ -1,0 +1,295 @@
+"""Host half of `dowel selftest`: drive the board's `dowel.selftest` calls, judge what comes
+back, and name anything to fix.
+
+    checks = run_selftest(link, ui)          # ui: say(text), confirm(question) -> bool
+    failed = any(c.status == FAIL for c in checks)
+
+The judging functions are pure (readings in, `Check`s out) so they are tested without a
+board. Counts are raw `read_u16` readings; the thresholds come from the divider worked out in
+`hardware/divider.py` (1.2 kOhm, 3.3 V, 65535 at 3.1 V): an untouched FSR 402 reads ~0,
+0.5 N about 6300, a firm thumb (10-20 N) 38000-45000.
+
+Which pad is on which pin is judged from the *order* in which sensors rise, not from which
+prompt was showing: a pad that never rises (a cut wire) then cannot shift the blame onto the
+next pad pressed, whether a person or a scripted virtual patient does the pressing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from dowel.pinmap import (
+    BUZZER_PIN,
+    I2C_SCL_PIN,
+    I2C_SDA_PIN,
+    LED_PIN,
+    MPU6050_ADDR,
+    SENSOR_PINS,
+    SENSORS,
+)
+
+from host_tools.errors import DeviceError
+
+PASS, WARN, FAIL, SKIP = "PASS", "WARN", "FAIL", "SKIP"
+
+REST_MAX_COUNTS = 4000  # ~190 mV, ~0.3 N: more at rest is a preloaded pad or a wiring fault
+NOISE_MAX_COUNTS = 3000  # spread at rest; a floating input (no resistor to GND) wanders far more
+RISE_MIN_COUNTS = 8000  # ~380 mV, ~0.65 N above rest counts as pressed
+SATURATED_COUNTS = 62000  # ~2.9 V, near clipping: with 1.2 kOhm a short or a wrong resistor
+G_MILLI_RANGE = (800, 1200)  # a still accelerometer measures 1 g
+TILT_MIN_DDEG = 200  # 20 degrees of pitch change when asked to tilt
+
+REST_MS = 400
+POLL_MS = 150
+BEEP_HZ = 2000
+BEEP_MS = 400
+
+PAD_WHERE = {
+    "head": "back of the head",
+    "midback": "between the shoulder blades",
+    "sacrum": "sacrum, the bottom one",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    item: str
+    status: str  # PASS, WARN, FAIL, SKIP
+    detail: str
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class Press:
+    sensor: int  # index into SENSORS of the pin that rose
+    peak: int  # highest reading during the press, counts
+
+
+class Ui(Protocol):
+    def say(self, text: str) -> None: ...
+
+    def confirm(self, question: str) -> bool: ...
+
+
+def label(i: int) -> str:
+    return f"{SENSORS[i]} FSR (GPIO{SENSOR_PINS[i]})"
+
+
+def judge_rest(lo: tuple, hi: tuple) -> list[Check]:
+    """Untouched pads: each should read near zero and hold still."""
+    checks = []
+    for i in range(len(SENSORS)):
+        if hi[i] > REST_MAX_COUNTS:
+            checks.append(Check(
+                f"{label(i)} at rest", FAIL, f"reads up to {hi[i]} untouched",
+                f"take the pressure off the {SENSORS[i]} pad (strap too tight?); if it stays "
+                f"high, the FSR and its 1.2 kOhm resistor are swapped or GPIO{SENSOR_PINS[i]} "
+                "touches 3V3",
+            ))
+        elif hi[i] - lo[i] > NOISE_MAX_COUNTS:
+            checks.append(Check(
+                f"{label(i)} at rest", FAIL, f"wanders {lo[i]}-{hi[i]} untouched",
+                f"GPIO{SENSOR_PINS[i]} floats: fit the 1.2 kOhm resistor from it to GND",
+            ))
+        else:
+            checks.append(Check(f"{label(i)} at rest", PASS, f"{lo[i]}-{hi[i]}"))
+    return checks
+
+
+def pad_to_pin(presses: list[Press | None]) -> dict[int, int | None]:
+    """Which pin rose for each pad, from the order of rises. Pads whose pin never rose -> None.
+
+    The pads were pressed in SENSORS order. Pins that never rose are left out of that order,
+    so [None, midback, sacrum] and [midback, sacrum, None] both mean: head dead, rest fine.
+    """
+    order = list(dict.fromkeys(p.sensor for p in presses if p is not None))
+    dead = [i for i in range(len(SENSORS)) if i not in order]
+    live = [i for i in range(len(SENSORS)) if i not in dead]
+    mapping: dict[int, int | None] = {i: None for i in dead}
+    mapping.update(zip(live, order, strict=True))
+    return mapping
+
+
+def judge_presses(presses: list[Press | None]) -> list[Check]:
+    """One check per pad: did its own pin rise, and to a plausible level?"""
+    mapping = pad_to_pin(presses)
+    peaks: dict[int, int] = {}
+    for p in presses:
+        if p is not None:
+            peaks[p.sensor] = max(p.peak, peaks.get(p.sensor, 0))
+    checks = []
+    for pad, pin in sorted(mapping.items()):
+        item = f"{label(pad)} pressed"
+        if pin is None:
+            checks.append(Check(
+                item, FAIL, "no reading rose",
+                f"the {SENSORS[pad]} FSR looks disconnected: check both of its wires and its "
+                f"joint to GPIO{SENSOR_PINS[pad]} and the 1.2 kOhm resistor",
+            ))
+        elif pin != pad:
+            back = mapping.get(pin) == pad
+            fix = (
+                f"{SENSORS[pad]} and {SENSORS[pin]} are swapped: move the {SENSORS[pad]} FSR's "
+                f"wire to GPIO{SENSOR_PINS[pad]} and the {SENSORS[pin]} FSR's to "
+                f"GPIO{SENSOR_PINS[pin]} (or swap the two pads on the dowel)"
+                if back else
+                f"the {SENSORS[pad]} FSR is wired to GPIO{SENSOR_PINS[pin]}: move it to "
+                f"GPIO{SENSOR_PINS[pad]}"
+            )
+            checks.append(Check(
+                item, FAIL, f"{SENSORS[pin]} (GPIO{SENSOR_PINS[pin]}) rose instead", fix,
+            ))
+        elif peaks[pin] >= SATURATED_COUNTS:
+            checks.append(Check(
+                item, WARN, f"peak {peaks[pin]}: the ADC clips",
+                "check the divider resistor is 1.2 kOhm (a 10 kOhm clips on a firm press) and "
+                "that the FSR's leads do not touch each other",
+            ))
+        else:
+            checks.append(Check(item, PASS, f"peak {peaks[pin]}"))
+    return checks
+
+
+def judge_answer(item: str, answer: bool | None, done: str, fix: str) -> Check:
+    if answer is None:
+        return Check(item, SKIP, f"{done}; not asked (--yes)")
+    return Check(item, PASS, done) if answer else Check(item, FAIL, done + ", not noticed", fix)
+
+
+def judge_imu(present: bool, g_milli: int) -> Check:
+    item = f"MPU6050 (I2C 0x{MPU6050_ADDR:02X})"
+    if not present:
+        return Check(
+            item, SKIP, "not found (optional: the dowel works without tilt cues)",
+            f"if you fitted one: check VCC 3V3, GND, SDA GPIO{I2C_SDA_PIN}, "
+            f"SCL GPIO{I2C_SCL_PIN}",
+        )
+    lo, hi = G_MILLI_RANGE
+    if not lo <= g_milli <= hi:
+        return Check(
+            item, FAIL, f"measures {g_milli / 1000:.2f} g held still (expected 1 g)",
+            "hold the dowel still and retry; if it persists the breakout is faulty or not an "
+            "MPU6050",
+        )
+    return Check(item, PASS, f"{g_milli / 1000:.2f} g at rest")
+
+
+def judge_tilt(change_ddeg: int | None) -> Check:
+    if change_ddeg is None or abs(change_ddeg) < TILT_MIN_DDEG:
+        seen = 0 if change_ddeg is None else abs(change_ddeg)
+        return Check(
+            "tilt", FAIL, f"pitch changed {seen / 10:.0f} deg (need {TILT_MIN_DDEG // 10})",
+            "the MPU6050 must be fixed to the dowel (not hanging on its wires), its X axis "
+            "along the dowel",
+        )
+    return Check("tilt", PASS, f"pitch changed {abs(change_ddeg) / 10:.0f} deg")
+
+
+def _call(link, fn: str, *args):
+    try:
+        return link.call("dowel.selftest", fn, *args, timeout=15)
+    except DeviceError as exc:
+        if "ImportError" in str(exc):
+            raise DeviceError(
+                "the board's firmware has no self-test: install this version with `dowel flash`"
+            ) from None
+        raise
+
+
+def wait_press(link, rest_hi: tuple, timeout_s: float, clock: Callable[[], float]) -> Press | None:
+    """Poll until a pin rises RISE_MIN above its rest maximum, then follow it until release."""
+    deadline = clock() + timeout_s
+    pressed = None
+    peak = 0
+    while clock() < deadline:
+        _lo, hi = _call(link, "window", POLL_MS)
+        rises = [hi[i] - rest_hi[i] for i in range(len(SENSORS))]
+        if pressed is None:
+            best = max(range(len(SENSORS)), key=lambda i: rises[i])
+            if rises[best] >= RISE_MIN_COUNTS:
+                pressed = best
+                peak = hi[best]
+        else:
+            peak = max(peak, hi[pressed])
+            if max(rises) < RISE_MIN_COUNTS // 2:
+                return Press(pressed, peak)
+    return None if pressed is None else Press(pressed, peak)
+
+
+def wait_tilt(link, start_ddeg: int, timeout_s: float, clock: Callable[[], float]) -> int:
+    """The largest pitch change from `start_ddeg` seen before it reaches the target or time out."""
+    deadline = clock() + timeout_s
+    biggest = 0
+    while clock() < deadline:
+        _present, pitch, _g = _call(link, "imu")
+        change = pitch - start_ddeg
+        if abs(change) > abs(biggest):
+            biggest = change
+        if abs(biggest) >= TILT_MIN_DDEG:
+            break
+    return biggest
+
+
+def run_selftest(
+    link,
+    ui: Ui,
+    *,
+    yes: bool = False,
+    timeout_s: float = 10.0,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[Check]:
+    """The guided self-test; returns the checks in the order they ran."""
+    from dowel.version import FIRMWARE
+
+    version = link.call("dowel.info", "version")
+    checks = [Check("firmware", PASS if version[0] == FIRMWARE else WARN, f"dowel {version[0]}",
+                    "" if version[0] == FIRMWARE else f"host tools expect {FIRMWARE}: `dowel "
+                    "flash`")]
+
+    ui.say("Lay the dowel down and keep your hands off the three pads.")
+    lo, hi = _call(link, "window", REST_MS)
+    checks += judge_rest(lo, hi)
+
+    presses: list[Press | None] = []
+    for name in SENSORS:
+        ui.say(f"Press the {name.upper()} pad ({PAD_WHERE[name]}) firmly, then let go.")
+        press = wait_press(link, hi, timeout_s, clock)
+        if press is None:
+            ui.say(f"  nothing rose within {timeout_s:g} s; moving on")
+        presses.append(press)
+    checks += judge_presses(presses)
+
+    ui.say("Listen: the buzzer beeps now.")
+    _call(link, "beep", BEEP_HZ, BEEP_MS)
+    heard = None if yes else ui.confirm("Did you hear a beep?")
+    checks.append(judge_answer(
+        f"buzzer (GPIO{BUZZER_PIN})", heard, f"{BEEP_HZ} Hz for {BEEP_MS} ms",
+        f"check the piezo is a passive one, the NPN transistor's pins, and its 1 kOhm base "
+        f"resistor to GPIO{BUZZER_PIN}",
+    ))
+
+    _call(link, "led", True)
+    try:
+        lit = None if yes else ui.confirm("Is the LED on?")
+    finally:
+        _call(link, "led", False)
+    checks.append(judge_answer(
+        f"LED (GPIO{LED_PIN})", lit, "switched on",
+        f"check the LED's polarity (long leg to the resistor from GPIO{LED_PIN}) and its "
+        "330 Ohm resistor",
+    ))
+
+    present, pitch, g_milli = _call(link, "imu")
+    imu_check = judge_imu(present, g_milli)
+    checks.append(imu_check)
+    if present and imu_check.status == PASS:
+        ui.say("Tilt the dowel about 45 degrees, then back.")
+        checks.append(judge_tilt(wait_tilt(link, pitch, timeout_s, clock)))
+    return checks
+
+
+def failed(checks: list[Check]) -> bool:
+    return any(c.status == FAIL for c in checks)
