@@ -259,7 +259,10 @@ def loop_cost(files: dict[str, bytes], harness: str, steps: int = 5000, rounds: 
 # Baselines, same interpreter: before anything is imported, and with asyncio and machine in.
 # Then the firmware's modules are imported one by one, leaves first (a module's figure is its
 # own: what it imports is already in), and the app runs `samples` x 100 ms; the lowest reading
-# counts (every reading is at least the live heap).
+# counts (every reading is at least the live heap). The app drops the modules only boot needs
+# (`dowel.app._BOOT_ONLY`): `resident` says which modules are still loaded once it runs. A
+# dropped module's figure is what it cost while loaded; once dropped, only the names it
+# interned stay.
 MODULES = (
     "version",
     "pinmap",
@@ -272,11 +275,13 @@ MODULES = (
     "config",
     "hal",
     "logfmt",
+    "logread",
     "logstore",
+    "drift",
     "app",
 )
 BOOT_HEAP = r"""
-import gc
+import gc, sys
 gc.collect()
 empty = gc.mem_alloc()
 import json, asyncio
@@ -304,9 +309,10 @@ async def boot():
         gc.collect()
         readings.append(gc.mem_alloc())
     running = app.current is not None
+    resident = [name for name, _ in modules if "dowel." + name in sys.modules]
     task.cancel()
     print(json.dumps({"empty": empty, "base": base, "modules": modules, "imported": last,
-                      "readings": readings, "running": running}))
+                      "readings": readings, "running": running, "resident": resident}))
 """
 # The double's runner takes top-level await; the virtual board runs asyncio.run(main) as a
 # board does, and returns when main ends.

@@ -290,11 +290,26 @@ def footprint_section(files: dict[str, bytes]) -> str:
         if not heap["running"]:
             notes.append(f"   {HARNESS_NAMES[harness]}: the app was not running when measured")
         if harness == "double":
+            resident = heap.get("resident", [name for name, _ in heap["modules"]])
+            dropped = [name for name, _ in heap["modules"] if name not in resident]
+            kept = sum(n for name, n in heap["modules"] if name in resident)
             notes.append(
                 "   heap by module on the bench double, imported leaves first: "
-                + ", ".join(f"{name} {kb(n)}" for name, n in heap["modules"])
-                + f"; the app's objects once running {kb(booted - heap['imported'])}"
+                + ", ".join(
+                    f"{name} {kb(n)}" + ("" if name in resident else " (boot only)")
+                    for name, n in heap["modules"]
+                )
             )
+            if dropped:
+                notes.append(
+                    f"   the app drops {', '.join(dropped)} once booted; the rest once running "
+                    f"{kb(booted - heap['base'] - kept)}: the app's objects, and the names the "
+                    "dropped modules interned"
+                )
+            else:
+                notes.append(
+                    f"   the app's objects once running {kb(booted - heap['imported'])}"
+                )
     out = [
         "3. Footprint: the firmware as host_tools.build makes it for the board; heap read by "
         "gc.mem_alloc() after gc.collect(),",

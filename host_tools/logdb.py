@@ -1,7 +1,7 @@
 """Rep logs in the host database: import decoded segments, list sessions, export reps.
 
     with db.connect() as conn:
-        counts = import_segment(conn, logfmt.decode(data), sha256=sha, size=len(data),
+        counts = import_segment(conn, logread.decode(data), sha256=sha, size=len(data),
                                 raw_path=path)
         rows = rep_rows(conn, "P-0001")          # one dict per rep, oldest session first
         write_rows(rows, "csv", sys.stdout)
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import IO
 
-from dowel import logfmt
+from dowel import logfmt, logread
 
 POINT_NAMES = ("head", "midback", "sacrum")  # lost_mask bits 0, 1, 2
 
@@ -116,7 +116,7 @@ def max_session(conn: sqlite3.Connection, device_id: str) -> int:
 
 def import_segment(
     conn: sqlite3.Connection,
-    decoded: logfmt.Decoded,
+    decoded: logread.Decoded,
     *,
     sha256: str,
     size: int,

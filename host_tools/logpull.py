@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from dowel import logfmt
+from dowel import logread
 
 from host_tools import logdb
 from host_tools.errors import DeviceError
@@ -146,7 +146,7 @@ def pull(
                 "dowel; run `dowel logs pull` again"
             )
             continue
-        decoded = logfmt.decode(data)
+        decoded = logread.decode(data)
         if decoded.unsupported or decoded.segment is None:
             report.kept.append(seg.name)
             report.warnings.append(

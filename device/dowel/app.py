@@ -11,10 +11,12 @@ virtual board's interpreter can collect garbage and hear Ctrl-C, and other tasks
 """
 
 import asyncio
+import gc
+import sys
 import time
 from array import array
 
-from dowel import config, cues, hal
+from dowel import cues, hal
 from dowel.drift import Drift
 from dowel.engine import Engine
 from dowel.logstore import Log
@@ -42,6 +44,14 @@ except ImportError:  # CPython: the host runs these same files
 
 TICK_MS = const(4)  # asks for 250 Hz; the measured rate stays above the 200 Hz target
 WDT_MS = const(5000)
+# Every SLOW_TICK_MS (every 4th tick at 250 Hz, 62.5 Hz), not every tick: the IMU, the drift
+# tracker and the watchdog. The IMU's own low-pass (21 Hz, `hal.Mpu6050`) leaves nothing new to
+# read in between, and an I2C read is the dearest thing in a tick (~0.2 ms of bus time at
+# 400 kHz on the ESP32); the pitch filter is set for that period (`Pitch(sample_ms=...)`, the
+# same ~30 ms time constant) and the rep machine gets the latest pitch every tick. The drift
+# tracker averages over 8 s, so a sample every 16 ms (with the time since the last one) serves
+# it as well as every tick; the watchdog (5 s) needs nothing like every tick either.
+SLOW_TICK_MS = const(16)
 _GAP_CAP_MS = const(1 << 28)
 
 current = None  # the running App, for `dowel.info` calls after Ctrl-C
@@ -53,8 +63,12 @@ def _none(value):
 
 class App:
     def __init__(self, board, cfg, cfg_reason, log, device_id):
+        from dowel.config import config_hash  # boot only: see `main`
+
         self.board = board
-        self.cfg = cfg
+        # What the log's session headers need of the config; the dict itself is not kept.
+        self.patient = cfg["patient"]
+        self.config_hash = config_hash(cfg)
         self.config_reason = cfg_reason
         self.log = log
         self.device_id = device_id
@@ -63,7 +77,9 @@ class App:
         if board.imu is not None:
             from dowel.pitch import Pitch
 
-            self.pitch = Pitch()
+            self.pitch = Pitch(sample_ms=SLOW_TICK_MS)
+        self.pitch_ddeg = 0
+        self._slow_ms = SLOW_TICK_MS  # since the last slow tick: the first tick is one
         self.readings = array("H", [0, 0, 0])
         s = cfg["sensors"]
         self.drift = Drift(
@@ -84,23 +100,33 @@ class App:
         board = self.board
         readings = self.readings
         board.read(readings)
-        pitch_ddeg = 0
-        if self.pitch is not None:
-            imu = board.imu
-            imu.read()
-            pitch_ddeg = self.pitch.update(imu.ax, imu.az)
+        slow_ms = self._slow_ms + dt_ms
+        if slow_ms < SLOW_TICK_MS:
+            self._slow_ms = slow_ms
+        else:
+            self._slow_tick(slow_ms)
         engine = self.engine
-        events = engine.step(readings[0], readings[1], readings[2], pitch_ddeg, dt_ms)
-        if engine.reps.state == self.hold_state:
-            self.drift.update(readings, dt_ms)
+        events = engine.step(readings[0], readings[1], readings[2], self.pitch_ddeg, dt_ms)
         if events:
             self._on_events(events)
         if engine.tone_changed:
             board.tone(engine.player.freq_hz)
         idle = self.idle_ms + dt_ms
         self.idle_ms = idle if idle < _GAP_CAP_MS else _GAP_CAP_MS
-        board.feed()
         return events
+
+    def _slow_tick(self, elapsed_ms):
+        """Every SLOW_TICK_MS (`elapsed_ms` since the last time), before the engine's step: the
+        IMU, the drift tracker when the previous tick left the rep machine in the neutral hold,
+        and the watchdog."""
+        self._slow_ms = 0
+        if self.pitch is not None:
+            imu = self.board.imu
+            imu.read()
+            self.pitch_ddeg = self.pitch.update(imu.ax, imu.az)
+        if self.engine.reps.state == self.hold_state:
+            self.drift.update(self.readings, elapsed_ms)
+        self.board.feed()
 
     def _on_events(self, events):
         reps = self.engine.reps
@@ -166,8 +192,8 @@ class App:
         self.log.begin_session(
             self.device_id,
             FIRMWARE,
-            config.config_hash(self.cfg),
-            self.cfg["patient"],
+            self.config_hash,
+            self.patient,
             hal.rtc_datetime(),
             time.ticks_ms(),
             self.pitch is not None,
@@ -185,23 +211,46 @@ class App:
             self.step(clock.dt_ms())
 
 
-async def main():
-    global current
+# Modules that only boot needs: the config's validation and the log's decoder (the log's
+# recovery). Dropped once the app is built, so the collector frees their bytecode (the names
+# they interned stay); a host call that imports one later loads it afresh.
+_BOOT_ONLY = ("config", "logread")
+
+
+def _boot():
+    """Load the config, open the board and the log, build the App. A function of its own, so
+    nothing boot made stays referenced from `main`'s frame while the loop runs."""
+    from dowel import config
+
     cfg, reason = config.load()
     board = hal.Board(wdt_ms=WDT_MS)
-    log = Log(root="/logs")
-    app = App(board, cfg, reason, log, hal.unique_id())
-    current = app
+    app = App(board, cfg, reason, Log(root="/logs"), hal.unique_id())
     print(
         "@dowel boot firmware=%s imu=%d config=%s patient=%s"
         % (FIRMWARE, board.imu is not None, "rejected" if reason else "ok", cfg["patient"])
     )
+    return app
+
+
+def _forget(name):
+    sys.modules.pop("dowel." + name, None)
+    package = sys.modules["dowel"]
+    if hasattr(package, name):
+        delattr(package, name)  # `from dowel import config` also bound it on the package
+
+
+async def main():
+    global current
+    app = current = _boot()
+    for name in _BOOT_ONLY:
+        _forget(name)
+    gc.collect()
     try:
         await app.run()
     finally:
         # Ctrl-C from the host, or a crash: silence the buzzer, close the log whole, and keep
         # the watchdog fed while the REPL serves the host.
-        board.quiet()
-        log.close()
+        app.board.quiet()
+        app.log.close()
         app.drift.save()
-        board.keep_fed(WDT_MS // 2)
+        app.board.keep_fed(WDT_MS // 2)

@@ -33,6 +33,7 @@ LEVEL_HIGH = const(2)
 
 # Ages saturate here: far above any window (max 2000 ms), and a small int on every port.
 _AGE_CAP_MS = const(1 << 20)
+_BEYOND = const(1 << 20)  # past any reading (read_u16 counts are 0..65535)
 
 
 class Contact:
@@ -43,10 +44,13 @@ class Contact:
         self.regain_ms = regain_ms
         self.touching = False  # the debounced state
         self.level = LEVEL_NONE
-        self.age_ms = 0  # since the current run or dip began, saturating
+        self.age_ms = 0  # since the current run or dip began, saturating; see `_settle`
+        self._settle()
 
     def update(self, reading, dt_ms):
         """Feed one sample taken `dt_ms` after the previous one; return the event it causes."""
+        if self.quiet_lo <= reading < self.quiet_hi:
+            return NO_EVENT  # most ticks: see `_settle`
         age = self.age_ms + dt_ms
         if age > _AGE_CAP_MS:
             age = _AGE_CAP_MS
@@ -59,14 +63,36 @@ class Contact:
                 self.level = LEVEL_LOW
                 age = 0
         self.age_ms = age
+        event = NO_EVENT
         if self.touching:
             if self.level == LEVEL_LOW and age >= self.loss_ms:
                 self.touching = False
-                return LOST
+                event = LOST
         elif self.level == LEVEL_HIGH and age >= self.regain_ms:
             self.touching = True
-            return CONTACT
-        return NO_EVENT
+            event = CONTACT
+        self._settle()
+        return event
+
+    def _settle(self):
+        """Set the quiet band: the readings that can change nothing in the present state, so
+        `update` returns at once (one comparison, where MicroPython's attribute loads and
+        calls dominate). In contact and pressing, any reading >= off; out of contact with no
+        touch run going, any reading < on. The age is not kept up there: it is only read while
+        a run or a dip is being timed, and the next run or dip restarts it at 0. While one is
+        timed the band is empty. Out of contact, no level yet (LEVEL_NONE) is the same as a
+        dip: both wait for a touch run."""
+        if self.touching:
+            if self.level == LEVEL_HIGH:
+                self.quiet_lo = self.off
+                self.quiet_hi = _BEYOND
+                return
+        elif self.level != LEVEL_HIGH:
+            self.quiet_lo = -_BEYOND
+            self.quiet_hi = self.on
+            return
+        self.quiet_lo = _BEYOND  # empty
+        self.quiet_hi = -_BEYOND
 
     def firm(self):
         """In contact and not dipping: the point still presses the dowel right now."""

@@ -1,7 +1,7 @@
 """Contact-level drift: each sensor's level while armed, against its calibrated level.
 
     drift = Drift(levels, cfg["drift_pct"])   # levels: sensors.X.level, head/midback/sacrum
-    drift.update(readings, dt_ms)             # every tick while armed (three-point neutral hold)
+    drift.update(readings, dt_ms)             # while armed (three-point neutral hold), every 16 ms
     if drift.moved(): ...                     # bit mask, bit 0 head .. bit 2 sacrum
     drift.save()                              # now and then, at a quiet moment: /drift.json
     report()                                  # host call: the state, for the recalibration prompt
@@ -48,18 +48,24 @@ class Drift:
     def update(self, readings, dt_ms):
         """One armed sample: `readings` holds the three raw counts, `dt_ms` since the last one."""
         acc = self.acc
-        if self.armed_ms == 0:
-            for i in range(3):
-                acc[i] = readings[i] << _SHIFT
+        armed = self.armed_ms
+        if armed == 0:
+            acc[0] = readings[0] << _SHIFT
+            acc[1] = readings[1] << _SHIFT
+            acc[2] = readings[2] << _SHIFT
         else:
             if dt_ms > _DT_CAP_MS:
                 dt_ms = _DT_CAP_MS
-            for i in range(3):
-                acc[i] += ((readings[i] << _SHIFT) - acc[i]) * dt_ms // TAU_MS
-        armed = self.armed_ms + dt_ms
-        self.armed_ms = armed if armed < _ARMED_CAP_MS else _ARMED_CAP_MS
-        if self.armed_ms == 0:
-            self.armed_ms = 1  # the first sample counts as seen even with dt 0
+            # Unrolled: on MicroPython a loop over three costs more than its body.
+            acc[0] += ((readings[0] << _SHIFT) - acc[0]) * dt_ms // TAU_MS
+            acc[1] += ((readings[1] << _SHIFT) - acc[1]) * dt_ms // TAU_MS
+            acc[2] += ((readings[2] << _SHIFT) - acc[2]) * dt_ms // TAU_MS
+        armed += dt_ms
+        if armed >= _ARMED_CAP_MS:
+            armed = _ARMED_CAP_MS
+        elif armed == 0:
+            armed = 1  # the first sample counts as seen even with dt 0
+        self.armed_ms = armed
 
     def current(self, i):
         return self.acc[i] >> _SHIFT

@@ -25,7 +25,11 @@ _BUZZER_DUTY = const(32768)  # 50 %: loudest square wave on a passive piezo
 
 
 class Mpu6050:
-    """Accelerometer of an MPU6050 at +-2 g (16384 counts per g), 44 Hz digital low-pass."""
+    """Accelerometer of an MPU6050 at +-2 g (16384 counts per g), 21 Hz digital low-pass.
+
+    The loop reads it every 16 ms (62.5 Hz, `dowel.app.SLOW_TICK_MS`): the low-pass keeps what
+    it reads under that rate's Nyquist frequency (31 Hz), so little aliases, and a hinge (under
+    2 Hz) passes whole; its 8.5 ms delay is small beside the pitch filter's 30 ms."""
 
     def __init__(self, i2c, addr=pinmap.MPU6050_ADDR):
         self.i2c = i2c
@@ -37,7 +41,7 @@ class Mpu6050:
             raise OSError("no MPU6050 at 0x%02x" % addr)
         i2c.writeto_mem(addr, _PWR_MGMT_1, b"\x00")  # wake, internal oscillator
         i2c.writeto_mem(addr, _ACCEL_CONFIG, b"\x00")  # +-2 g
-        i2c.writeto_mem(addr, _CONFIG, b"\x03")  # DLPF 44 Hz: no aliasing at a 200 Hz loop
+        i2c.writeto_mem(addr, _CONFIG, b"\x04")  # DLPF_CFG 4: 21 Hz
 
     def read(self):
         """Update `ax` and `az`: signed counts along the dowel (X) and out of the back (Z).

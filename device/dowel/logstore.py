@@ -137,11 +137,13 @@ def _read_all(path):
 
 def _scan(root, names):
     """Session and segment numbers and epoch seen in `names` (state lost: rebuild from data)."""
+    from dowel import logread
+
     session = 0
     segment = 0
     epoch = None
     for name in names:
-        d = logfmt.decode(_read_all(_path(root, name)), False)
+        d = logread.decode(_read_all(_path(root, name)), False)
         segment = max(segment, int(name[:8]))
         for s in d.sessions:
             session = max(session, s.number)
@@ -182,6 +184,10 @@ class Log:
     # ---- boot ----
 
     def _recover(self):
+        # The decoder is only needed here, at boot: imported here, so the firmware can drop it
+        # once booted (`dowel.logread`).
+        from dowel import logread
+
         root = self.root
         names = _names(root)
         last_session = 0
@@ -191,7 +197,7 @@ class Log:
             name = names[-1]
             path = _path(root, name)
             data = _read_all(path)
-            d = logfmt.decode(data, False)
+            d = logread.decode(data, False)
             if d.good_bytes == 0 and (d.torn or not data) and len(data) <= logfmt.MAX_FRAME:
                 # Died while creating it: at most a torn segment header, no record.
                 os.remove(path)
@@ -389,153 +395,58 @@ class Log:
 
 
 # ---- host calls (over the raw REPL; results are plain values for `repr`) ----
-
-
-def _root(root):
-    return root or ROOT
-
-
-def _quiesce():
-    """Close the running Log: the host is about to read, delete or rewrite state."""
-    if _live is not None:
-        _live.close()
-
-
-def _state(root):
-    st = _load_state(root)
-    if st is None:
-        _mkdir(root)
-        session, segment, epoch = _scan(root, _names(root))
-        st = {"epoch": epoch if epoch is not None else _new_epoch(), "session": session + 1,
-              "segment": segment + 1, "rtc": None, "dropped": 0}
-    return st
-
-
-def _sha256(path):
-    import hashlib
-
-    h = hashlib.sha256()
-    buf = bytearray(512)
-    mv = memoryview(buf)
-    with open(path, "rb") as f:
-        while True:
-            k = f.readinto(buf)
-            if not k:
-                break
-            h.update(mv[:k])
-    import binascii
-
-    return binascii.hexlify(h.digest()).decode()
+# Their bodies are in `dowel.loghost`, loaded only when the host calls one: the firmware loop
+# never needs them, and a loaded module's bytecode stays in RAM.
 
 
 def status(root=None):
     """The store at a glance (dict)."""
-    root = _root(root)
-    st = _load_state(root) or {}
-    names = _names(root)
-    total = 0
-    for n in names:
-        total += _size(_path(root, n))
-    try:
-        free = _free_bytes(root)
-    except OSError:
-        free = 0
-    live_full = _live is not None and _live.full
-    return {
-        "format": logfmt.FORMAT_VERSION,
-        "epoch": st.get("epoch"),
-        "next_session": st.get("session"),
-        "segments": len(names),
-        "bytes": total,
-        "free_bytes": free,
-        "margin_bytes": MARGIN_BYTES,
-        "full": live_full or free < MARGIN_BYTES,
-        "dropped": st.get("dropped", 0),
-        "rtc_set": st.get("rtc"),
-    }
+    from dowel import loghost
+
+    return loghost.status(root)
 
 
 def segments(root=None):
     """[(name, size, sha256 hex)] of every segment, oldest first."""
-    _quiesce()
-    root = _root(root)
-    out = []
-    for name in _names(root):
-        path = _path(root, name)
-        out.append((name, _size(path), _sha256(path)))
-    return out
+    from dowel import loghost
+
+    return loghost.segments(root)
 
 
 def read(name, offset, size, root=None):
     """Bytes [offset, offset + size) of a segment, base64 (a third of `repr`'s wire bytes)."""
-    import binascii
+    from dowel import loghost
 
-    if not _is_seg(name):
-        raise ValueError("not a segment name: %r" % name)
-    with open(_path(_root(root), name), "rb") as f:
-        f.seek(offset)
-        data = f.read(size)
-    return binascii.b2a_base64(data)
+    return loghost.read(name, offset, size, root)
 
 
 def delete(items, root=None):
     """Delete each (name, sha256 hex) whose file still has exactly that hash. Returns
     {"deleted": [...], "missing": [...], "changed": [...]}: missing ones were already gone
     (a pull interrupted after deleting), changed ones are kept."""
-    _quiesce()
-    root = _root(root)
-    out = {"deleted": [], "missing": [], "changed": []}
-    for name, sha in items:
-        path = _path(root, name)
-        if not _is_seg(name):
-            out["changed"].append(name)
-            continue
-        try:
-            actual = _sha256(path)
-        except OSError:
-            out["missing"].append(name)
-            continue
-        if actual != sha:
-            out["changed"].append(name)
-            continue
-        os.remove(path)
-        out["deleted"].append(name)
-    return out
+    from dowel import loghost
+
+    return loghost.delete(items, root)
 
 
 def set_rtc(datetime, root=None):
     """Set the RTC (UTC, machine.RTC().datetime() order) and remember it was set, so sessions
     carry dates until the clock next loses power. Returns the RTC's reading."""
-    import machine  # only here and in dowel.hal: the rest of the store is plain files
+    from dowel import loghost
 
-    _quiesce()
-    root = _root(root)
-    rtc = machine.RTC()
-    rtc.datetime(tuple(datetime))
-    now = rtc.datetime()
-    st = _state(root)
-    st["rtc"] = [now[0], now[1], now[2], now[4], now[5], now[6]]
-    _save_state(root, st)
-    return now
+    return loghost.set_rtc(datetime, root)
 
 
 def reserve_sessions(first, root=None):
     """Number the next session at least `first` (the host knows higher numbers for this device,
     e.g. after the store was wiped by a reflash). Returns the next session number."""
-    _quiesce()
-    root = _root(root)
-    st = _state(root)
-    if st["session"] < first:
-        st["session"] = first
-        _save_state(root, st)
-    return st["session"]
+    from dowel import loghost
+
+    return loghost.reserve_sessions(first, root)
 
 
 def ack_dropped(count, root=None):
     """The host has reported `count` dropped reps: take them off the counter."""
-    _quiesce()
-    root = _root(root)
-    st = _state(root)
-    st["dropped"] = max(0, st.get("dropped", 0) - count)
-    _save_state(root, st)
-    return st["dropped"]
+    from dowel import loghost
+
+    return loghost.ack_dropped(count, root)

@@ -8,8 +8,9 @@
         log(reps.seq, reps.lost_mask, reps.depth_ddeg, ...)   # the finished rep's figures
 
 Inputs are bit masks over the points (bit 0 head, 1 mid-back, 2 sacrum): `touching`, the
-debounced contact; `firm`, touching and not dipping right now; `lost`, the LOST events of this
-tick. Nothing here reads a clock: `dt_ms` is the time since the previous tick.
+debounced contact; `firm`, touching and not dipping right now (read only on a tick with a loss,
+so a caller may pass 0 on the others); `lost`, the LOST events of this tick. Nothing here reads
+a clock: `dt_ms` is the time since the previous tick.
 
 - IDLE: the dowel is being picked up or is away. Never beeps. All three points touching for
   `arm_ms` arms it (EV_ARMED: the ready cue).
@@ -110,10 +111,8 @@ class RepMachine:
         """Advance one tick; return the EV_* bits of what happened."""
         self.clock_ms += dt_ms
         self.new_faults = 0
-        if self.rep_active and self.has_imu:
-            self._track(pitch_ddeg, dt_ms)
         state = self.state
-        if state == IDLE:
+        if state == IDLE:  # no rep is open while idle: nothing to track
             if touching != ALL_POINTS:
                 self.arm_age_ms = -1
                 return 0
@@ -122,6 +121,8 @@ class RepMachine:
             if self.arm_age_ms < self.arm_ms:
                 return 0
             return self._arm(pitch_ddeg)
+        if self.rep_active and self.has_imu:
+            self._track(pitch_ddeg, dt_ms)
         events = 0
         if lost:
             standing = not self.has_imu or pitch_ddeg < self.start_ddeg

@@ -34,7 +34,7 @@ class _ctx:
 
 
 def test_set_changes_fields_and_reads_back(board, capsys):
-    assert cli.main(["config", "set", "loss_ms=150", "sensors.sacrum.off=9000", "-p", "x"]) == 0
+    assert cli.main(["config", "set", "loss_ms=150", "sensors.sacrum.off=9000", "--port", "x"]) == 0
     cfg, reason = dconfig.read(board.config_path)
     assert reason is None and cfg["loss_ms"] == 150 and cfg["sensors"]["sacrum"]["off"] == 9000
     out = capsys.readouterr().out
@@ -53,7 +53,7 @@ def test_set_changes_fields_and_reads_back(board, capsys):
 )
 def test_out_of_range_is_refused_naming_field_and_range(board, capsys, assignment, field,
                                                        range_text):
-    assert cli.main(["config", "set", assignment, "-p", "x"]) == 2
+    assert cli.main(["config", "set", assignment, "--port", "x"]) == 2
     err = capsys.readouterr().err
     assert field in err and range_text in err and "nothing written" in err
     assert board.calls == []  # refused before the board was touched
@@ -61,34 +61,34 @@ def test_out_of_range_is_refused_naming_field_and_range(board, capsys, assignmen
 
 def test_threshold_order_is_checked_against_the_boards_values(board, capsys):
     # off 16000 by default: on 15000 alone breaks 0 < off < on...
-    assert cli.main(["config", "set", "sensors.head.on=15000", "-p", "x"]) == 2
+    assert cli.main(["config", "set", "sensors.head.on=15000", "--port", "x"]) == 2
     err = capsys.readouterr().err
     assert "sensors.head" in err and "0 < off < on" in err
     assert board.writes() == 0
     # ...but moving off first makes it fine.
     assert cli.main(["config", "set", "sensors.head.off=9000", "sensors.head.on=15000",
-                     "-p", "x"]) == 0
+                     "--port", "x"]) == 0
     assert dconfig.read(board.config_path)[0]["sensors"]["head"] == {
         "on": 15000, "off": 9000, "level": 0}
 
 
 def test_every_bad_field_is_named(board, capsys):
-    assert cli.main(["config", "set", "loss_ms=1", "arm_ms=0", "bogus=3", "-p", "x"]) == 2
+    assert cli.main(["config", "set", "loss_ms=1", "arm_ms=0", "bogus=3", "--port", "x"]) == 2
     err = capsys.readouterr().err
     assert "loss_ms" in err and "arm_ms" in err and "bogus: unknown field" in err
 
 
 def test_missing_equals_is_a_usage_error(board, capsys):
-    assert cli.main(["config", "set", "loss_ms", "-p", "x"]) == 2
+    assert cli.main(["config", "set", "loss_ms", "--port", "x"]) == 2
     assert "KEY=VALUE" in capsys.readouterr().err
 
 
 def test_show_json_is_the_boards_config(board, capsys):
-    assert cli.main(["config", "show", "--json", "-p", "x"]) == 0
+    assert cli.main(["config", "show", "--json", "--port", "x"]) == 0
     assert json.loads(capsys.readouterr().out) == dconfig.defaults()
 
 
 def test_show_table_lists_dotted_keys(board, capsys):
-    assert cli.main(["config", "show", "-p", "x"]) == 0
+    assert cli.main(["config", "show", "--port", "x"]) == 0
     out = capsys.readouterr().out
     assert "sensors.sacrum.on" in out and "loss_ms" in out

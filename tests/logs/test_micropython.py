@@ -48,7 +48,7 @@ def run_mp(code: str, files: dict[str, bytes]) -> str:
 def dowel_files() -> dict[str, bytes]:
     src = device_dir() / "dowel"
     return {f"/lib/dowel/{n}": (src / n).read_bytes()
-            for n in ("__init__.py", "logfmt.py", "logstore.py")}
+            for n in ("__init__.py", "logfmt.py", "loghost.py", "logread.py", "logstore.py")}
 
 
 SESSIONS = random_sessions(random.Random(17), 2, 25) + random_sessions(
