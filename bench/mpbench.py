@@ -173,7 +173,7 @@ try:
     from dowel import hal
     from dowel.app import App
     from dowel.logstore import Log
-    board = hal.Board(wdt_ms=0)
+    board = hal.Board()
     subjects["app"] = App(board, cfg, None, Log(root="/logs"), hal.unique_id())
 except Exception as exc:
     # TODO(bench): the firmware's App did not import or build, so the loop cost falls back

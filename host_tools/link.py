@@ -18,7 +18,8 @@ from host_tools.errors import DeviceError
 
 
 class Link:
-    """A connected board in the raw REPL. Tests may build one around any mpremote-like transport."""
+    """A connected board in the raw REPL. Tests may build one around any transport with
+    mpremote's `exec_raw`."""
 
     def __init__(self, transport, port: str = "?"):
         self.transport = transport
@@ -34,7 +35,8 @@ class Link:
         except TransportError as exc:
             raise DeviceError(
                 f"cannot open {port}: {exc}. Is the dowel plugged in, and is no other program "
-                "(a serial monitor, another dowel command) using the port? `dowel ports` lists boards."
+                "(a serial monitor, another dowel command) using the port? `dowel ports` lists "
+                "boards."
             ) from None
         link = cls(transport, port)
         try:
@@ -48,7 +50,8 @@ class Link:
         return link
 
     def exec(self, code: str, timeout: float = 10) -> bytes:
-        """Run code on the board; return what it printed. A device-side exception is a DeviceError."""
+        """Run code on the board; return what it printed. A board-side exception is a
+        DeviceError."""
         from mpremote.transport import TransportError
 
         try:

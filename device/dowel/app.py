@@ -43,7 +43,6 @@ except ImportError:  # CPython: the host runs these same files
 
 
 TICK_MS = const(4)  # asks for 250 Hz; the measured rate stays above the 200 Hz target
-WDT_MS = const(5000)
 # Every SLOW_TICK_MS (every 4th tick at 250 Hz, 62.5 Hz), not every tick: the IMU, the drift
 # tracker and the watchdog. The IMU's own low-pass (21 Hz, `hal.Mpu6050`) leaves nothing new to
 # read in between, and an I2C read is the dearest thing in a tick (~0.2 ms of bus time at
@@ -223,7 +222,7 @@ def _boot():
     from dowel import config
 
     cfg, reason = config.load()
-    board = hal.Board(wdt_ms=WDT_MS)
+    board = hal.Board(watchdog_on=True)
     app = App(board, cfg, reason, Log(root="/logs"), hal.unique_id())
     print(
         "@dowel boot firmware=%s imu=%d config=%s patient=%s"
@@ -253,4 +252,4 @@ async def main():
         app.board.quiet()
         app.log.close()
         app.drift.save()
-        app.board.keep_fed(WDT_MS // 2)
+        app.board.keep_fed()

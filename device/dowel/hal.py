@@ -74,8 +74,31 @@ def find_imu():
         return None
 
 
+WDT_MS = const(5000)  # the loop feeds it every slow tick (16 ms); a hang resets the board
+_FEED_TIMER_ID = const(0)
+
+
+def watchdog():
+    """The watchdog: started, or after a soft reset taken up again (the ESP32's cannot be
+    stopped, and it outlives a soft reset)."""
+    return machine.WDT(timeout=WDT_MS)
+
+
+def feed_in_background(wdt):
+    """Feed `wdt` from a timer while no firmware loop runs: the REPL, mpremote, the host tools.
+    A soft reset stops timers but not the watchdog, so `/boot.py` calls this on every boot;
+    the loop stops the timer when it takes over, and restarts it when it ends."""
+    machine.Timer(_FEED_TIMER_ID).init(
+        period=WDT_MS // 2, mode=machine.Timer.PERIODIC, callback=lambda _t: wdt.feed()
+    )
+
+
+def stop_background_feed():
+    machine.Timer(_FEED_TIMER_ID).deinit()
+
+
 class Board:
-    def __init__(self, wdt_ms=0):
+    def __init__(self, watchdog_on=False):
         adcs = []
         for pin in pinmap.SENSOR_PINS:
             adc = machine.ADC(machine.Pin(pin))
@@ -85,8 +108,10 @@ class Board:
         self._led = machine.Pin(pinmap.LED_PIN, machine.Pin.OUT, value=0)
         self._pwm = machine.PWM(machine.Pin(pinmap.BUZZER_PIN), freq=1000, duty_u16=0)
         self.imu = find_imu()
-        self._wdt = machine.WDT(timeout=wdt_ms) if wdt_ms else None
-        self._timer = None
+        self._wdt = None
+        if watchdog_on:
+            self._wdt = watchdog()
+            stop_background_feed()  # from here on the loop feeds it, so a hung loop resets
 
     def read(self, out):
         out[0] = self._adc0.read_u16()
@@ -109,15 +134,11 @@ class Board:
         if self._wdt:
             self._wdt.feed()
 
-    def keep_fed(self, period_ms):
-        """Feed the watchdog from a timer while the loop is stopped for the host: the ESP32's
-        WDT cannot be disabled once started, and a log pull must not reset the board."""
-        if self._wdt and self._timer is None:
-            self._timer = machine.Timer(0)
-            self._timer.init(period=period_ms, mode=machine.Timer.PERIODIC, callback=self._feed_cb)
-
-    def _feed_cb(self, _timer):
-        self.feed()
+    def keep_fed(self):
+        """The loop has stopped (Ctrl-C from the host, or a crash): a timer feeds the watchdog,
+        so a log pull is not cut by a reset."""
+        if self._wdt:
+            feed_in_background(self._wdt)
 
     def quiet(self):
         self.tone(0)

@@ -53,6 +53,7 @@ EV_RELEASE = const(16)
 ALL_POINTS = const(7)
 NO_DDEG = const(-32768)  # "no IMU figure": rep fields hold ints only
 
+_CLOCK_CAP_MS = const(1 << 29)
 PAUSE_BAND_DDEG = const(30)  # within 3 degrees of the deepest pitch counts as the bottom
 _TRACE_LEN = const(256)
 _TRACE_STEP_MS = const(20)
@@ -109,7 +110,11 @@ class RepMachine:
 
     def update(self, touching, firm, lost, pitch_ddeg, dt_ms):
         """Advance one tick; return the EV_* bits of what happened."""
-        self.clock_ms += dt_ms
+        clock = self.clock_ms + dt_ms
+        # Saturate rather than grow past a small int (which would allocate every tick): a
+        # session this long (6 days with no 10-minute break) cannot happen, a powered-on
+        # dowel left idle can, and the next rep then opens a new session (`rebase`).
+        self.clock_ms = clock if clock < _CLOCK_CAP_MS else _CLOCK_CAP_MS
         self.new_faults = 0
         state = self.state
         if state == IDLE:  # no rep is open while idle: nothing to track

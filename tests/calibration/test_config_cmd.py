@@ -34,7 +34,9 @@ class _ctx:
 
 
 def test_set_changes_fields_and_reads_back(board, capsys):
-    assert cli.main(["config", "set", "loss_ms=150", "sensors.sacrum.off=9000", "--port", "x"]) == 0
+    assert (
+        cli.main(["config", "set", "loss_ms=150", "sensors.sacrum.off=9000", "--port", "x"]) == 0
+    )
     cfg, reason = dconfig.read(board.config_path)
     assert reason is None and cfg["loss_ms"] == 150 and cfg["sensors"]["sacrum"]["off"] == 9000
     out = capsys.readouterr().out
@@ -51,8 +53,9 @@ def test_set_changes_fields_and_reads_back(board, capsys):
         ("patient=a b", "patient", "1..32 characters"),
     ],
 )
-def test_out_of_range_is_refused_naming_field_and_range(board, capsys, assignment, field,
-                                                       range_text):
+def test_out_of_range_is_refused_naming_field_and_range(
+    board, capsys, assignment, field, range_text
+):
     assert cli.main(["config", "set", assignment, "--port", "x"]) == 2
     err = capsys.readouterr().err
     assert field in err and range_text in err and "nothing written" in err
@@ -66,10 +69,17 @@ def test_threshold_order_is_checked_against_the_boards_values(board, capsys):
     assert "sensors.head" in err and "0 < off < on" in err
     assert board.writes() == 0
     # ...but moving off first makes it fine.
-    assert cli.main(["config", "set", "sensors.head.off=9000", "sensors.head.on=15000",
-                     "--port", "x"]) == 0
+    assert (
+        cli.main(
+            ["config", "set", "sensors.head.off=9000", "sensors.head.on=15000", "--port", "x"]
+        )
+        == 0
+    )
     assert dconfig.read(board.config_path)[0]["sensors"]["head"] == {
-        "on": 15000, "off": 9000, "level": 0}
+        "on": 15000,
+        "off": 9000,
+        "level": 0,
+    }
 
 
 def test_every_bad_field_is_named(board, capsys):

@@ -18,7 +18,8 @@ def run_mp():
 
 def test_debounce_vectors_on_micropython(run_mp):
     vectors = make_vectors()
-    payload = [{k: v[k] for k in ("on", "off", "loss_ms", "regain_ms", "samples")} for v in vectors]
+    keys = ("on", "off", "loss_ms", "regain_ms", "samples")
+    payload = [{k: v[k] for k in keys} for v in vectors]
     code = "VECTORS_JSON = " + repr(json.dumps(payload)) + "\n" + MICROPYTHON_RUNNER
     out = json.loads(run_mp(code, timeout=120).strip().splitlines()[-1])
     assert len(out) == len(vectors)
@@ -90,7 +91,7 @@ class NoLog:
     def add_rep(self, *args):
         return True
 
-board = hal.Board(wdt_ms=5000)
+board = hal.Board(watchdog_on=True)
 app = App(board, config.defaults(), None, NoLog(), b"\\x00" * 6)
 def measure():
     for _ in range(50):

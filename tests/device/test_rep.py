@@ -195,3 +195,12 @@ def test_faded_feedback_cues_the_set_share_of_reps():
             if e.reps.new_faults:
                 cued.append(e.player.pattern is not None and e.player.freq_hz == 1047)
     assert len(cued) == 10 and sum(cued) == 5
+
+
+def test_clock_saturates_instead_of_growing_past_a_small_int():
+    m = RepMachine(arm_ms=500, start_ddeg=150, end_ddeg=80, has_imu=True)
+    for _ in range(3):
+        m.update(0, 0, 0, 0, 1 << 28)  # a dowel left on, idle, for weeks
+    assert m.clock_ms == 1 << 29
+    m.rebase(0)
+    assert m.clock_ms == 0

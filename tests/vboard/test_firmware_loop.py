@@ -75,3 +75,22 @@ def test_firmware_beeps_once_per_true_loss_and_never_for_wobble(board):
         assert LOSS_LATENCY_MS[0] <= cue_t - loss_t <= LOSS_LATENCY_MS[1]
     for start, end, _sensor in truth["wobbles"]:
         assert not any(start <= t <= end + 400 for t, _ in cues)
+
+
+def test_watchdog_is_fed_between_mpremote_commands_after_the_firmware_ran(board):
+    """The ESP32's watchdog outlives a soft reset and every mpremote command soft-resets:
+    `/boot.py` keeps it fed while no loop runs, so the board does not reset under a developer."""
+    from host_tools.deploy import deploy
+    from host_tools.link import Link
+
+    link = Link.open(board.port)
+    try:
+        deploy(link)
+    finally:
+        link.close()  # the firmware loop runs, with the watchdog started
+    time.sleep(1.0)
+    mpremote(board.port, "exec", "print('one')")  # Ctrl-C, soft reset into the raw REPL
+    time.sleep(7.0)  # longer than the 5 s watchdog
+    out = mpremote(board.port, "resume", "exec", "import machine; print(machine.reset_cause())")
+    assert out.returncode == 0
+    assert not [row for row in board.outputs(("reset",)) if row[2] == "wdt"]
