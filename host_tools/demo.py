@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dowel import cues
 from dowel.pinmap import SENSORS
 from rich.console import Console, Group
 from rich.live import Live
@@ -28,11 +27,6 @@ from host_tools.link import Link
 
 PATIENT = "DEMO"
 POINT_NAMES = {"head": "head", "midback": "mid-back", "sacrum": "sacrum"}
-CUE_POINTS = {
-    cues.HEAD_CUE[0]: "head",
-    cues.MIDBACK_CUE[0]: "midback",
-    cues.SACRUM_CUE[0]: "sacrum",
-}
 BAR_WIDTH = 30
 CHECK_MS = 5300  # the calibration's check step: one slow hinge of the shipped scenario
 FULL_SCALE = 65535
@@ -131,20 +125,6 @@ def _wait_until(board, t_ms: int) -> None:
         time.sleep(0.1)
 
 
-def group_cues(beeps) -> list[str]:
-    """Points named by the cues heard: a cue's beeps (same pitch, gaps under 150 ms) count once."""
-    heard: list[str] = []
-    last_hz, last_end = None, -10_000
-    for start, end, hz in beeps:
-        if hz == last_hz and start - last_end < 150:
-            last_end = end
-            continue
-        last_hz, last_end = hz, end
-        if hz in CUE_POINTS:
-            heard.append(CUE_POINTS[hz])
-    return heard
-
-
 def run_virtual(console: Console, scenario: str = "demo") -> dict:
     """The demo on a fresh virtual board; returns figures for tests (beeps, truth, reps)."""
     from host_tools.commands.calibrate import QuietUI, Steps, calibrate
@@ -205,9 +185,9 @@ def run_virtual(console: Console, scenario: str = "demo") -> dict:
                 f"every record's CRC and each segment's SHA-256 verified, then deleted on the "
                 "board"
             )
-            beeps = board.beeps()
+            heard = [point for _t, point in board.cues()]
             truth = board.truth()
-    figures = _summary(console, conn, live, beeps, truth)
+    figures = _summary(console, conn, live, heard, truth)
     conn.close()
     say(
         f"\nDone in {time.monotonic() - started:.0f} s; the board is stopped. "
@@ -253,7 +233,7 @@ def _play_live(console: Console, board, scenario: str, thresholds) -> LiveState:
     return state
 
 
-def _summary(console: Console, conn, live: LiveState, beeps, truth) -> dict:
+def _summary(console: Console, conn, live: LiveState, heard: list[str], truth) -> dict:
     session = conn.execute(
         "SELECT device_id, session FROM sessions WHERE patient = ? "
         "ORDER BY imported_utc DESC, session DESC LIMIT 1",
@@ -282,7 +262,6 @@ def _summary(console: Console, conn, live: LiveState, beeps, truth) -> dict:
             ),
         )
     console.print(table)
-    heard = group_cues(beeps)
     true_losses = [sensor for _t, sensor in truth.get("losses", [])]
     clean = sum(1 for r in latest if r["outcome"] == "clean")
     console.print(

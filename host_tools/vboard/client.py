@@ -278,6 +278,27 @@ class VirtualBoard:
                 beeps[-1][1] = t
         return [tuple(b) for b in beeps]
 
+    def cues(self) -> list[tuple[int, str]]:
+        """Each lost-point cue since play() as (start_ms, point): the beeps of one cue (one
+        pitch, gaps under 150 ms) count once; other sounds (ready, chime) are left out."""
+        from dowel import cues
+
+        points = {
+            cues.HEAD_CUE[0]: "head",
+            cues.MIDBACK_CUE[0]: "midback",
+            cues.SACRUM_CUE[0]: "sacrum",
+        }
+        heard: list[tuple[int, str]] = []
+        last_hz, last_end = None, -10_000
+        for start, end, hz in self.beeps():
+            if hz == last_hz and start - last_end < 150:
+                last_end = end
+                continue
+            last_hz, last_end = hz, end
+            if hz in points:
+                heard.append((start, points[hz]))
+        return heard
+
     def truth(self) -> dict:
         """The ground truth of the scenario playing (see host_tools.sim.render)."""
         if self._truth is None:

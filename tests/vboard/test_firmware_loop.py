@@ -14,21 +14,7 @@ from tests.vboard.conftest import mpremote
 
 pytestmark = pytest.mark.vboard
 
-CUE_POINTS = {2637: "head", 1760: "midback", 1047: "sacrum"}
 LOSS_LATENCY_MS = (100, 400)  # loss_ms (120) after the force crosses off, within a tick or two
-
-
-def _cues(beeps):
-    """(start_ms, point) per cue: a cue's beeps of one pitch, gaps under 150 ms, count once."""
-    cues, last_hz, last_end = [], None, -10_000
-    for start, end, hz in beeps:
-        if hz == last_hz and start - last_end < 150:
-            last_end = end
-            continue
-        last_hz, last_end = hz, end
-        if hz in CUE_POINTS:
-            cues.append((start, CUE_POINTS[hz]))
-    return cues
 
 
 def test_firmware_beeps_once_per_true_loss_and_never_for_wobble(board):
@@ -68,7 +54,7 @@ def test_firmware_beeps_once_per_true_loss_and_never_for_wobble(board):
     assert out.stdout.split() == ["reps", "2"]  # the loop ran all three reps (0..2)
 
     truth = board.truth()
-    cues = _cues(board.beeps())
+    cues = board.cues()
     losses = [(t, sensor) for t, sensor in truth["losses"]]
     assert [p for _, p in cues] == [s for _, s in losses]  # one for one, in order
     for (cue_t, _), (loss_t, _) in zip(cues, losses, strict=True):
