@@ -29,7 +29,6 @@ PATIENT = "DEMO"
 POINT_NAMES = {"head": "head", "midback": "mid-back", "sacrum": "sacrum"}
 BAR_WIDTH = 30
 CHECK_MS = 5300  # the calibration's check step: one slow hinge of the shipped scenario
-FULL_SCALE = 65535
 
 
 @dataclass
@@ -74,33 +73,36 @@ class LiveState:
         del self.lines[:-8]
 
 
-def _bar(value: int, on: int, off: int) -> Text:
-    filled = round(value / FULL_SCALE * BAR_WIDTH)
-    on_at = round(on / FULL_SCALE * BAR_WIDTH)
-    off_at = round(off / FULL_SCALE * BAR_WIDTH)
+def _bar(value: int, on: int, off: int, scale: int) -> Text:
+    """A force bar scaled to the patient's own contact level, with the off and on thresholds
+    marked: green above on, yellow between, red below off (where a loss is being timed)."""
+    filled = round(min(value, scale) / scale * BAR_WIDTH)
+    marks = {round(on / scale * BAR_WIDTH), round(off / scale * BAR_WIDTH)}
+    colour = "green" if value >= on else "yellow" if value >= off else "red"
     text = Text()
     for i in range(BAR_WIDTH):
-        mark = "|" if i in (on_at, off_at) else " "
-        if i < filled:
-            text.append("█", style="green" if value >= on else "yellow" if value >= off else "red")
+        if i in marks:
+            text.append("┃", style="bold white" if i < filled else "dim")
         else:
-            text.append(mark, style="dim")
+            text.append("█" if i < filled else " ", style=colour)
     return text
 
 
-def render_live(t_s: float, readings, pitch_deg: float, thresholds, live: LiveState) -> Group:
+def render_live(t_s: float, readings, pitch_deg: float, sensors, live: LiveState) -> Group:
+    """`sensors`: per point (on, off, contact level) from the calibration."""
     table = Table.grid(padding=(0, 1))
-    for name, value, (on, off) in zip(SENSORS, readings, thresholds, strict=True):
+    for name, value, (on, off, level) in zip(SENSORS, readings, sensors, strict=True):
         table.add_row(
             f"{POINT_NAMES[name]:>8}",
-            _bar(value, on, off),
+            _bar(value, on, off, scale=max(level * 3 // 2, on + 1)),
             f"{value:5d}",
             "touching" if value >= off else "off",
         )
     status = Text(f"  t {t_s:5.1f} s   pitch {pitch_deg:5.1f} deg   state ", style="bold")
     status.append(live.state.replace("_", " "), style="bold cyan")
-    if live.rep is not None:
+    if live.state in ("in_rep", "fault") and live.rep is not None:
         status.append(f"   rep {live.rep + 1}")
+    status.append(f"   reps done {live.reps_done}")
     return Group(table, status, Text("\n".join(live.lines), style="white"))
 
 
@@ -163,7 +165,7 @@ def run_virtual(console: Console, scenario: str = "demo") -> dict:
                 _wait_until(board, timeline.duration_ms)
             finally:
                 link.close()  # soft reset: the firmware loop starts with the new thresholds
-            thresholds = [(s.on, s.off) for s in cal.proposal.sensors]
+            thresholds = [(s.on, s.off, s.contact.level) for s in cal.proposal.sensors]
             for name, s in zip(SENSORS, cal.proposal.sensors, strict=True):
                 say(
                     f"  {POINT_NAMES[name]:>8}: contact level {s.contact.level:5d}, zero "
