@@ -68,7 +68,6 @@ class App:
         # What the log's session headers need of the config; the dict itself is not kept.
         self.patient = cfg["patient"]
         self.config_hash = config_hash(cfg)
-        self.config_reason = cfg_reason
         self.log = log
         self.device_id = device_id
         self.engine = Engine(cfg, board.imu is not None)
@@ -198,10 +197,7 @@ class App:
             self.pitch is not None,
         )
         self.session_open = True
-        # The rep that has just started is the session's rep 0, at its time 0.
-        reps = self.engine.reps
-        reps.rebase(0)
-        reps.start_ms = 0
+        self.engine.reps.rebase()
 
     async def run(self):
         clock = Clock(time.ticks_ms, time.ticks_diff)

@@ -103,10 +103,12 @@ class RepMachine:
         self._trace_step_ms = _TRACE_STEP_MS
         self._trace_age_ms = 0
 
-    def rebase(self, seq=-1):
-        """Start a new log session: the clock restarts at 0 and rep numbers after `seq`."""
+    def rebase(self):
+        """Start a new log session: the clock restarts at 0, and the rep now open (the one
+        whose start opened the session) becomes the session's rep 0."""
+        self.start_ms -= self.clock_ms
         self.clock_ms = 0
-        self.seq = seq
+        self.seq = 0 if self.rep_active else -1
 
     def update(self, touching, firm, lost, pitch_ddeg, dt_ms):
         """Advance one tick; return the EV_* bits of what happened."""

@@ -202,5 +202,18 @@ def test_clock_saturates_instead_of_growing_past_a_small_int():
     for _ in range(3):
         m.update(0, 0, 0, 0, 1 << 28)  # a dowel left on, idle, for weeks
     assert m.clock_ms == 1 << 29
-    m.rebase(0)
-    assert m.clock_ms == 0
+    m.rebase()
+    assert m.clock_ms == 0 and m.seq == -1  # no rep open: the next one is rep 0
+
+
+def test_rebase_makes_the_open_rep_the_sessions_rep_0_at_time_0():
+    m = armed_machine()
+    ticks(m, 500, pitch=0)  # a long stand, then a rep starts
+    assert m.update(ALL, ALL, 0, 200, DT) & EV_REP_START
+    assert m.seq == 0 and m.start_ms > 0
+    m.seq = 7  # as if reps of an earlier session came before
+    m.rebase()
+    assert (m.seq, m.start_ms, m.clock_ms) == (0, 0, 0)
+    ticks(m, 20, pitch=200)
+    assert m.update(ALL, ALL, 0, 0, DT) & EV_REP_END
+    assert m.duration_ms == 21 * DT
