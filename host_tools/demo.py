@@ -1,5 +1,5 @@
 """`dowel demo`: the whole product in under a minute, on a virtual board when no dowel is
-plugged in: flash the firmware, calibrate a simulated patient, watch ten hinges live (force
+plugged in: flash the firmware, calibrate a simulated patient, watch nine hinges live (force
 bars, state, pitch, each beep and its point), pull the log and summarize the session.
 
 Every step goes through the code path a real dowel uses: `deploy` (what `dowel flash` runs),
@@ -37,7 +37,6 @@ class LiveState:
 
     state: str = "booting"
     rep: int | None = None
-    faults: list[tuple[float, str, int]] = field(default_factory=list)  # (t_s, point, rep)
     lines: list[str] = field(default_factory=list)
     reps_done: int = 0
     on_line: Callable[[str], None] | None = None  # also print each line as it comes (no tty)
@@ -50,7 +49,6 @@ class LiveState:
             self.lines.append(f"{t_s:5.1f} s  rep {self.rep + 1} starts")
         elif event.event == "fault":
             for point in event.points():
-                self.faults.append((t_s, point, int(f["rep"])))
                 pitch = f.get("pitch_ddeg", -32768)
                 at = f" at {int(pitch) / 10:.0f} deg" if pitch != -32768 else ""
                 self.lines.append(f"{t_s:5.1f} s  BEEP: {POINT_NAMES[point]} lost{at}")
@@ -127,8 +125,8 @@ def _wait_until(board, t_ms: int) -> None:
         time.sleep(0.1)
 
 
-def run_virtual(console: Console, scenario: str = "demo") -> dict:
-    """The demo on a fresh virtual board; returns figures for tests (beeps, truth, reps)."""
+def run_virtual(console: Console, scenario: str = "demo") -> None:
+    """The demo on a fresh virtual board, which is stopped at the end."""
     from host_tools.commands.calibrate import QuietUI, Steps, calibrate
     from host_tools.deploy import deploy
     from host_tools.vboard import VirtualBoard
@@ -175,7 +173,7 @@ def run_virtual(console: Console, scenario: str = "demo") -> dict:
                 "[bold]3. The patient hinges[/bold]: nine reps, losing the sacrum, the mid-back "
                 "and the head once each, with grip wobble that must not beep"
             )
-            live = _play_live(console, board, scenario, thresholds)
+            _play_live(console, board, scenario, thresholds)
             say("[bold]4. Pulling the log[/bold] (what `dowel logs pull` does)")
             link = Link.open(board.port)
             try:
@@ -189,16 +187,15 @@ def run_virtual(console: Console, scenario: str = "demo") -> dict:
             )
             heard = [point for _t, point in board.cues()]
             truth = board.truth()
-    figures = _summary(console, conn, live, heard, truth)
+    _summary(console, conn, heard, truth)
     conn.close()
     say(
         f"\nDone in {time.monotonic() - started:.0f} s; the board is stopped. "
         f"See the PT's report with: [bold]dowel report --patient {PATIENT}[/bold]"
     )
-    return figures
 
 
-def _play_live(console: Console, board, scenario: str, thresholds) -> LiveState:
+def _play_live(console: Console, board, scenario: str, thresholds) -> None:
     import serial
 
     state = LiveState()
@@ -232,10 +229,9 @@ def _play_live(console: Console, board, scenario: str, thresholds) -> LiveState:
                 time.sleep(0.1)
     finally:
         port.close()
-    return state
 
 
-def _summary(console: Console, conn, live: LiveState, heard: list[str], truth) -> dict:
+def _summary(console: Console, conn, heard: list[str], truth) -> None:
     session = conn.execute(
         "SELECT device_id, session FROM sessions WHERE patient = ? "
         "ORDER BY imported_utc DESC, session DESC LIMIT 1",
@@ -273,4 +269,3 @@ def _summary(console: Console, conn, live: LiveState, heard: list[str], truth) -
         f"{len(truth.get('wobbles', []))} grip wobbles, none of which may beep.",
         highlight=False,
     )
-    return {"reps": latest, "heard": heard, "true_losses": true_losses, "live": live}
