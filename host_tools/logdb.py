@@ -7,8 +7,11 @@
         write_rows(rows, "csv", sys.stdout)
 
 Importing is idempotent: a rep's key is (device id, session, seq) and inserting an existing key
-does nothing, so a segment pulled twice, or pulled again after an interrupted pull, adds
-nothing. Device session numbers go through `log_sessions` (see `host_session`).
+with the same content does nothing, so a segment pulled twice, or pulled again after an
+interrupted pull, adds nothing. The same key with *different* content is never ignored: the
+import stops (`ImportConflict`) and nothing of that segment is written. Device sessions go
+through `log_sessions` (see `host_session`), keyed by the store's epoch and the random number
+of the boot that wrote them, so a device session number that went back maps to a new session.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from typing import IO
 
 from dowel import logfmt, logread
 
+from host_tools.errors import DowelError
+
 POINT_NAMES = ("head", "midback", "sacrum")  # lost_mask bits 0, 1, 2
 
 REP_COLUMNS = (
@@ -30,6 +35,7 @@ REP_COLUMNS = (
     "session",
     "session_date",
     "session_started_utc",
+    "session_date_estimated",
     "seq",
     "start_ms",
     "duration_ms",
@@ -43,6 +49,10 @@ REP_COLUMNS = (
     "pause_ms",
     "rise_ms",
 )
+
+
+class ImportConflict(DowelError):
+    """A record's key is already in the database with other content."""
 
 
 @dataclass
@@ -80,13 +90,16 @@ def outcome(first_lost: int, lost_mask: int) -> str:
     return "clean"
 
 
-def host_session(conn: sqlite3.Connection, device_id: str, epoch: int, device_session: int) -> int:
+def host_session(
+    conn: sqlite3.Connection, device_id: str, epoch: int, boot: int, device_session: int
+) -> int:
     """The `sessions.session` for a device session: the device's own number when it is free
-    (the usual case), else the device's highest + 1 (its store was wiped and restarted)."""
+    (the usual case), else the device's highest + 1 (its store was wiped and restarted, or its
+    counter went back: another boot, another `boot` number)."""
     row = conn.execute(
         "SELECT session FROM log_sessions "
-        "WHERE device_id = ? AND epoch = ? AND device_session = ?",
-        (device_id, epoch, device_session),
+        "WHERE device_id = ? AND epoch = ? AND boot = ? AND device_session = ?",
+        (device_id, epoch, boot, device_session),
     ).fetchone()
     if row is not None:
         return int(row[0])
@@ -99,8 +112,9 @@ def host_session(conn: sqlite3.Connection, device_id: str, epoch: int, device_se
     if taken is not None:
         session = max_session(conn, device_id) + 1
     conn.execute(
-        "INSERT INTO log_sessions (device_id, epoch, device_session, session) VALUES (?,?,?,?)",
-        (device_id, epoch, device_session, session),
+        "INSERT INTO log_sessions (device_id, epoch, boot, device_session, session) "
+        "VALUES (?,?,?,?,?)",
+        (device_id, epoch, boot, device_session, session),
     )
     return session
 
@@ -123,7 +137,8 @@ def import_segment(
     raw_path: str,
     now: datetime | None = None,
 ) -> ImportCounts:
-    """Insert a decoded segment's sessions and reps, in one transaction."""
+    """Insert a decoded segment's sessions and reps, in one transaction. Raises
+    ImportConflict (and writes nothing) when a key is there with other content."""
     if decoded.segment is None:
         raise ValueError("segment without a valid header: nothing to import")
     now_text = utc_text(now or datetime.now(timezone.utc))
@@ -133,35 +148,55 @@ def import_segment(
     with conn:
         for s in decoded.sessions:
             device_id = s.device_id.hex()
-            session = host_session(conn, device_id, epoch, s.number)
+            session = host_session(conn, device_id, epoch, s.boot or 0, s.number)
             keys[id(s)] = (device_id, session, s.patient)
+            content = (s.patient, s.ticks_ms, s.firmware, s.config_hash.hex(), int(s.has_imu))
             cur = conn.execute(
                 "INSERT OR IGNORE INTO sessions (device_id, session, patient, started_utc, "
-                "started_ticks, firmware, config_hash, has_imu, imported_utc) "
-                "VALUES (?,?,?,?,?,?,?,?,?)",
+                "started_ticks, firmware, config_hash, has_imu, imported_utc, battery_pct) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (device_id, session, s.patient, rtc_utc(s.rtc), s.ticks_ms, s.firmware,
-                 s.config_hash.hex(), int(s.has_imu), now_text),
+                 s.config_hash.hex(), int(s.has_imu), now_text, s.battery_pct),
             )
             counts.sessions_new += cur.rowcount
+            if not cur.rowcount:
+                _same(conn, "SELECT patient, started_ticks, firmware, config_hash, has_imu "
+                      "FROM sessions WHERE device_id = ? AND session = ?",
+                      (device_id, session), content,
+                      f"session {s.number} of device {device_id}")
             if s.rtc is not None:
                 # A continuation header may be the first one seen with a clock: keep the date.
                 conn.execute(
-                    "UPDATE sessions SET started_utc = ? WHERE device_id = ? AND session = ? "
-                    "AND started_utc IS NULL",
+                    "UPDATE sessions SET started_utc = ?, started_estimated = 0, "
+                    "started_earliest_utc = NULL, started_latest_utc = NULL "
+                    "WHERE device_id = ? AND session = ? "
+                    "AND (started_utc IS NULL OR started_estimated = 1)",
                     (rtc_utc(s.rtc), device_id, session),
+                )
+            if s.battery_pct is not None:
+                conn.execute(
+                    "UPDATE sessions SET battery_pct = ? WHERE device_id = ? AND session = ? "
+                    "AND battery_pct IS NULL",
+                    (s.battery_pct, device_id, session),
                 )
         for r in decoded.reps:
             device_id, session, patient = keys[id(r.session)]
+            content = (patient, r.start_ms, r.duration_ms, outcome(r.first_lost, r.lost_mask),
+                       r.lost_mask, r.loss_at_ms, _deg(r.loss_pitch_ddeg), _deg(r.depth_ddeg),
+                       r.lower_ms, r.pause_ms, r.rise_ms)
             cur = conn.execute(
                 "INSERT OR IGNORE INTO reps (device_id, session, seq, patient, start_ms, "
                 "duration_ms, outcome, lost_mask, loss_at_ms, loss_pitch_deg, depth_deg, "
                 "lower_ms, pause_ms, rise_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (device_id, session, r.seq, patient, r.start_ms, r.duration_ms,
-                 outcome(r.first_lost, r.lost_mask), r.lost_mask, r.loss_at_ms,
-                 _deg(r.loss_pitch_ddeg), _deg(r.depth_ddeg), r.lower_ms, r.pause_ms,
-                 r.rise_ms),
+                (device_id, session, r.seq, *content),
             )
             counts.reps_new += cur.rowcount
+            if not cur.rowcount:
+                _same(conn, "SELECT patient, start_ms, duration_ms, outcome, lost_mask, "
+                      "loss_at_ms, loss_pitch_deg, depth_deg, lower_ms, pause_ms, rise_ms "
+                      "FROM reps WHERE device_id = ? AND session = ? AND seq = ?",
+                      (device_id, session, r.seq), content,
+                      f"rep {r.seq} of session {r.session.number} of device {device_id}")
             counts.reps_seen += 1
         first = decoded.sessions[0].device_id.hex() if decoded.sessions else None
         conn.execute(
@@ -173,15 +208,106 @@ def import_segment(
     return counts
 
 
+def record_clock_read(conn: sqlite3.Connection, device_id: str, clock) -> None:
+    """Keep the board's ticks at a known host time (a `host_tools.link.ClockSync`), as an
+    anchor for the dates of this device's undated sessions: it follows every session of the
+    device in the database so far (the loop is stopped while the host is connected)."""
+    if clock is None or clock.ticks_ms is None:
+        return
+    with conn:
+        conn.execute(
+            "INSERT OR REPLACE INTO clock_reads (device_id, read_utc, ticks_ms, boot, "
+            "after_session) VALUES (?,?,?,?,?)",
+            (device_id, clock.host_utc.astimezone(timezone.utc).isoformat(), clock.ticks_ms,
+             clock.boot, max_session(conn, device_id)),
+        )
+
+
+def estimate_dates(conn: sqlite3.Connection, device_id: str) -> int:
+    """(Re)estimate the start of every session of `device_id` the dowel's clock did not date
+    (`host_tools.session_dates`), from the dated ones, the ticks and the clock reads; mark them
+    estimated. Returns how many sessions carry an estimate."""
+    from host_tools import session_dates as sd
+
+    rows = conn.execute(
+        "SELECT s.session, s.started_utc, s.started_estimated, s.started_ticks, s.imported_utc, "
+        "l.boot, l.epoch, "
+        "(SELECT MAX(r.start_ms + r.duration_ms) FROM reps r WHERE r.device_id = s.device_id "
+        "AND r.session = s.session) AS length_ms "
+        "FROM sessions s LEFT JOIN log_sessions l ON l.device_id = s.device_id "
+        "AND l.session = s.session WHERE s.device_id = ? ORDER BY s.session",
+        (device_id,),
+    ).fetchall()
+    if not rows:
+        return 0
+    points = []
+    index = {}
+    for i, r in enumerate(rows):
+        dated = r["started_utc"] is not None and not r["started_estimated"]
+        # Format 1 logs stored boot 0 (none): a boot only ties sessions of one log store.
+        boot = None if not r["boot"] else (r["epoch"], r["boot"])
+        points.append(sd.Point(
+            key=r["session"], ticks_ms=r["started_ticks"], boot=boot,
+            started=_parse(r["started_utc"]) if dated else None,
+            length_ms=max(0, r["length_ms"] or 0),
+        ))
+        index[r["session"]] = i
+    anchors = []
+    epochs = {r["session"]: r["epoch"] for r in rows}
+    for c in conn.execute(
+        "SELECT read_utc, ticks_ms, boot, after_session FROM clock_reads WHERE device_id = ?",
+        (device_id,),
+    ):
+        position = sum(1 for r in rows if r["session"] <= c["after_session"])
+        last = rows[position - 1]["session"] if position else None
+        boot = (epochs.get(last), c["boot"]) if c["boot"] else None
+        anchors.append(sd.Anchor(at=_parse(c["read_utc"]), position=position,
+                                 ticks_ms=c["ticks_ms"], boot=boot))
+    # Every pull is also a bound: the sessions it imported came before it.
+    for imported in {r["imported_utc"] for r in rows}:
+        position = 1 + max(i for i, r in enumerate(rows) if r["imported_utc"] <= imported)
+        anchors.append(sd.Anchor(at=_parse(imported), position=position))
+    cal = conn.execute(
+        "SELECT MIN(taken_utc) FROM calibrations WHERE device_id = ?", (device_id,)
+    ).fetchone()[0]
+    estimates = sd.estimate(points, anchors, not_before=_parse(cal) if cal else None)
+    with conn:
+        for key, e in estimates.items():
+            conn.execute(
+                "UPDATE sessions SET started_utc = ?, started_estimated = 1, "
+                "started_earliest_utc = ?, started_latest_utc = ? "
+                "WHERE device_id = ? AND session = ?",
+                (utc_text(e.started), utc_text(e.earliest), utc_text(e.latest), device_id, key),
+            )
+    return len(estimates)
+
+
+def _parse(text: str) -> datetime:
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _same(conn: sqlite3.Connection, query: str, key: tuple, content: tuple, what: str) -> None:
+    row = conn.execute(query, key).fetchone()
+    if row is not None and tuple(row) != content:
+        raise ImportConflict(
+            f"{what} is already in the database with other content: nothing of this segment "
+            "was imported and it stays on the dowel. Keep its raw copy and report this "
+            "(it means a record key was reused)"
+        )
+
+
 def _deg(ddeg: int | None) -> float | None:
     return None if ddeg is None else ddeg / 10.0
 
 
 def session_rows(conn: sqlite3.Connection, patient: str | None = None) -> list[dict]:
-    """One dict per session with its rep counts, oldest first (undated ones last)."""
+    """One dict per session with its rep counts, oldest first (undated ones last;
+    `started_estimated`: the start is the host's estimate, see `estimate_dates`)."""
     where, args = ("WHERE s.patient = ?", (patient,)) if patient else ("", ())
     rows = conn.execute(
         "SELECT s.patient, s.device_id, s.session, s.started_utc, s.firmware, s.has_imu, "
+        "s.started_estimated, s.started_earliest_utc, s.started_latest_utc, s.battery_pct, "
         "COUNT(r.seq) AS reps, COALESCE(SUM(r.outcome = 'clean'), 0) AS clean "
         f"FROM sessions s LEFT JOIN reps r ON r.device_id = s.device_id AND r.session = s.session "
         f"{where} GROUP BY s.device_id, s.session "
@@ -194,6 +320,10 @@ def session_rows(conn: sqlite3.Connection, patient: str | None = None) -> list[d
             "device_id": r["device_id"],
             "session": r["session"],
             "started_utc": r["started_utc"],
+            "started_estimated": bool(r["started_estimated"]),
+            "started_earliest_utc": r["started_earliest_utc"],
+            "started_latest_utc": r["started_latest_utc"],
+            "battery_pct": r["battery_pct"],
             "firmware": r["firmware"],
             "has_imu": bool(r["has_imu"]),
             "reps": r["reps"],
@@ -206,7 +336,7 @@ def session_rows(conn: sqlite3.Connection, patient: str | None = None) -> list[d
 def rep_rows(conn: sqlite3.Connection, patient: str) -> list[dict]:
     """One dict per rep of `patient` (keys: REP_COLUMNS), oldest session first."""
     rows = conn.execute(
-        "SELECT r.*, s.started_utc FROM reps r LEFT JOIN sessions s "
+        "SELECT r.*, s.started_utc, s.started_estimated FROM reps r LEFT JOIN sessions s "
         "ON s.device_id = r.device_id AND s.session = r.session WHERE r.patient = ? "
         "ORDER BY s.started_utc IS NULL, s.started_utc, r.device_id, r.session, r.seq",
         (patient,),
@@ -222,6 +352,7 @@ def rep_rows(conn: sqlite3.Connection, patient: str) -> list[dict]:
                 "session": r["session"],
                 "session_date": started[:10] if started else None,
                 "session_started_utc": started,
+                "session_date_estimated": bool(r["started_estimated"]) if started else None,
                 "seq": r["seq"],
                 "start_ms": r["start_ms"],
                 "duration_ms": r["duration_ms"],

@@ -6,16 +6,24 @@ only then let the device delete it.
 
 Order per segment (an unplugged cable at any step loses nothing):
 1. read it in chunks (base64 over the raw REPL);
-2. check its SHA-256 against the one the device computed, and decode it (every record's CRC);
+2. check its SHA-256 against the one the device computed, and decode it (every record's CRC;
+   past a damaged frame the decoder resynchronises, and corrects single flipped bits);
 3. write the raw bytes to the data directory (fsync'd) and import the records (one committed
-   transaction; idempotent);
+   transaction; idempotent; the same key with other content stops the pull: `ImportConflict`);
 4. unless `keep`, ask the device to delete it, which it does only if the file still has the
-   verified hash. A damaged segment (undecodable bytes that are not a torn tail) or one in an
-   unknown format version is kept on the device.
+   verified hash, and only when every byte of it is accounted for: imported, or a tail the
+   store itself reports as an unfinished write (`unfinished`). Anything else (skipped bytes,
+   reps that could not be placed, a corrected bit, a header that does not decode, an unknown
+   format version) stays on the dowel with a warning naming the fix; `accept_damaged` (after
+   the PT has checked) imports what can be read, keeps the raw copy and frees the dowel.
 
 Before anything else the device's RTC is set from the host clock (UTC), so the sessions that
-follow are dated. The segment being written when the loop stopped is pulled like any other: the
-loop is stopped during a pull, and the device starts a new segment after it.
+follow are dated (`Link.open` does it on every connection; a link made otherwise gets it
+here). The board's ticks at that moment are kept (`clock_reads`), and after the import every
+session the dowel could not date (its clock had lost power) gets an estimated start from them
+(`logdb.estimate_dates`, `host_tools.session_dates`). The segment being written when the loop
+stopped is pulled like any other: the loop is stopped during a pull, and the device starts a
+new segment after it.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from dowel import logread
 
 from host_tools import logdb
 from host_tools.errors import DeviceError
+from host_tools.link import ClockSync, rtc_tuple, sync_clock  # noqa: F401 - rtc_tuple: was here
 from host_tools.paths import data_dir
 
 MODULE = "dowel.logstore"
@@ -42,6 +51,7 @@ class SegmentInfo:
     name: str
     size: int
     sha256: str
+    unfinished: int = -1  # where a failed write began (the store says so); -1: none (or old)
 
 
 @dataclass
@@ -53,12 +63,8 @@ class PullReport:
     kept: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     status: dict = field(default_factory=dict)
-
-
-def rtc_tuple(now: datetime) -> tuple[int, ...]:
-    """machine.RTC().datetime() order: (year, month, day, weekday 0=Monday, h, m, s, us)."""
-    t = now.astimezone(timezone.utc)
-    return (t.year, t.month, t.day, t.weekday(), t.hour, t.minute, t.second, 0)
+    clock: ClockSync | None = None  # what setting the board's clock told the host
+    estimated: int = 0  # sessions whose start is estimated (the dowel's clock had lost it)
 
 
 def raw_dir() -> Path:
@@ -100,9 +106,12 @@ def read_segment(link, seg: SegmentInfo, progress: Callable[[int], None] | None 
     return bytes(out)
 
 
-def set_clock(link, now: datetime | None = None) -> None:
-    """Set the board's RTC from the host clock, so the sessions it logs from now on are dated."""
-    link.call(MODULE, "set_rtc", rtc_tuple(now or datetime.now(timezone.utc)))
+def set_clock(link, now: datetime | None = None) -> ClockSync:
+    """Set the board's RTC (and a fitted PCF8563) from the host clock, so the sessions it logs
+    from now on are dated; keep what the board said on the link (`link.clock`)."""
+    clock = sync_clock(link, (lambda: now) if now else None)
+    link.clock = clock
+    return clock
 
 
 def pull(
@@ -110,18 +119,23 @@ def pull(
     conn,
     *,
     keep: bool = False,
+    accept_damaged: bool = False,
     now: datetime | None = None,
     raw_base: Path | None = None,
     progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
 ) -> PullReport:
-    """Pull, verify, import and (unless `keep`) delete every segment. Device errors (a lost
-    link) propagate as DeviceError; whatever was imported before stays imported."""
+    """Pull, verify, import and (unless `keep`) delete every segment whose bytes are all
+    accounted for (or, with `accept_damaged`, every one imported as far as it reads). Device
+    errors (a lost link) propagate as DeviceError, a reused key as logdb.ImportConflict;
+    whatever was imported before stays imported."""
     now = now or datetime.now(timezone.utc)
     base = raw_base or raw_dir()
     report = PullReport()
     try:
-        set_clock(link, now)
+        # A link from `Link.open` has just set it; set it here otherwise (and when that failed).
+        clock = getattr(link, "clock", None) or set_clock(link, now)
+        report.clock = clock
     except DeviceError as exc:
         text = str(exc)
         if "dowel.logstore" in text and ("ImportError" in text or "ModuleNotFound" in text):
@@ -146,28 +160,36 @@ def pull(
                 "dowel; run `dowel logs pull` again"
             )
             continue
-        decoded = logread.decode(data)
-        if decoded.unsupported or decoded.segment is None:
+        decoded = logread.decode(data, repair=True)
+        if decoded.unsupported:
             report.kept.append(seg.name)
             report.warnings.append(
                 f"segment {seg.name} is not readable by these host tools ({decoded.error}): "
                 "kept on the dowel; update them with `pip install -U smart-dowel`"
             )
             continue
-        path = save_raw(base, decoded.segment.epoch, seg, data)
-        report.counts.add(
-            logdb.import_segment(conn, decoded, sha256=seg.sha256, size=seg.size,
-                                 raw_path=str(path), now=now)
-        )
-        devices.update(s.device_id.hex() for s in decoded.sessions)
-        if decoded.error is not None and not decoded.torn:
-            report.kept.append(seg.name)
-            report.warnings.append(
-                f"segment {seg.name} is damaged ({decoded.error}); {len(decoded.reps)} reps "
-                f"before the damage were imported, the segment is kept on the dowel and a copy "
-                f"is at {path}"
+        epoch = decoded.segment.epoch if decoded.segment else report.status.get("epoch") or 0
+        path = save_raw(base, epoch, seg, data)
+        if decoded.segment is not None:
+            report.counts.add(
+                logdb.import_segment(conn, decoded, sha256=seg.sha256, size=seg.size,
+                                     raw_path=str(path), now=now)
             )
-            continue
+            devices.update(s.device_id.hex() for s in decoded.sessions)
+        problem = damage(decoded, seg)
+        if problem is not None:
+            if not accept_damaged or keep:
+                report.kept.append(seg.name)
+                report.warnings.append(
+                    f"segment {seg.name} is damaged ({problem}): kept on the dowel, raw copy at "
+                    f"{path}; once the PT has checked the report, free it with "
+                    "`dowel logs pull --accept-damaged`"
+                )
+                continue
+            report.warnings.append(
+                f"segment {seg.name} was damaged ({problem}): freed as asked "
+                f"(--accept-damaged), raw copy at {path}"
+            )
         if keep:
             report.kept.append(seg.name)
             continue
@@ -177,6 +199,9 @@ def pull(
             report.kept.extend(result["changed"])
             report.warnings.append(f"segment {seg.name} changed on the dowel: kept")
     _renumber(link, conn, devices, report.status.get("next_session") or 0)
+    for device in sorted(devices):
+        logdb.record_clock_read(conn, device, clock)
+        report.estimated += logdb.estimate_dates(conn, device)
     dropped = report.status.get("dropped") or 0
     if dropped:
         report.warnings.append(
@@ -184,6 +209,37 @@ def pull(
         )
         link.call(MODULE, "ack_dropped", dropped)
     return report
+
+
+def damage(decoded: logread.Decoded, seg: SegmentInfo) -> str | None:
+    """What of the segment is not accounted for (None: every byte imported, or a tail the
+    store reported as an unfinished write), in words for the PT."""
+    n = seg.size
+    if decoded.segment is None:
+        return f"its header does not decode ({decoded.error}); nothing could be imported"
+    skipped = list(decoded.skipped)
+    if (
+        len(skipped) == 1
+        and skipped[0] == (seg.unfinished, n)
+        and not decoded.unplaced
+        and not decoded.repaired
+    ):
+        return None  # the store's own unfinished write: nothing was ever committed there
+    if not decoded.damaged():
+        return None
+    parts = [f"{len(decoded.reps)} reps imported"]
+    if skipped:
+        where = ", ".join(f"{a}-{b}" for a, b in skipped[:4])
+        where += " ..." if len(skipped) > 4 else ""
+        parts.append(f"{decoded.skipped_bytes} bytes skipped at {where}")
+        if skipped[-1][1] == n and decoded.torn:
+            parts.append("the tail looks like an interrupted write, but the dowel did not "
+                         "report one")
+    if decoded.unplaced:
+        parts.append(f"{decoded.unplaced} whole reps after the damage could not be placed")
+    if decoded.repaired:
+        parts.append(f"{len(decoded.repaired)} flipped bit(s) corrected")
+    return "; ".join(parts)
 
 
 def _renumber(link, conn, devices: set[str], next_session: int) -> None:

@@ -12,6 +12,8 @@ phone, a 3D printer) is listed by `dowel ports --all` but never picked on its ow
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -23,8 +25,12 @@ BRIDGES: dict[tuple[int, int | None], str] = {
     (0x10C4, 0xEA60): "Silicon Labs CP210x",
     (0x1A86, 0x7523): "WCH CH340",
     (0x1A86, 0x55D4): "WCH CH9102",
+    (0x1A86, 0x55D3): "WCH CH343",
+    (0x10C4, 0xEA70): "Silicon Labs CP2105",  # dual UART: one of its two ports is the ESP32
     (0x0403, 0x6001): "FTDI FT232R",
     (0x0403, 0x6015): "FTDI FT231X",
+    (0x0403, 0x6014): "FTDI FT232H",
+    (0x0403, 0x6010): "FTDI FT2232H",  # dual: ESP-Prog, ESP-WROVER-KIT (one port JTAG)
     (0x303A, None): "Espressif native USB",
 }
 
@@ -78,15 +84,70 @@ def list_ports(
         usb_id = f"{p.vid:04X}:{p.pid:04X}" if p.vid is not None and p.pid is not None else ""
         description = p.description if p.description and p.description != "n/a" else ""
         found.append(
-            PortInfo(p.device, bridge_name(p.vid, p.pid), description, usb_id,
-                     p.serial_number or "")
+            PortInfo(
+                p.device, bridge_name(p.vid, p.pid), description, usb_id, p.serial_number or ""
+            )
         )
     found.sort(key=lambda info: (not info.likely, info.device))
     vport = vboard_port()
     if vport:
-        found.insert(sum(info.likely for info in found),
-                     PortInfo(vport, VIRTUAL, "MicroPython WebAssembly + simulated patient"))
+        found.insert(
+            sum(info.likely for info in found),
+            PortInfo(vport, VIRTUAL, "MicroPython WebAssembly + simulated patient"),
+        )
     return found
+
+
+DIALOUT_HINT = (
+    "permission denied: on Linux, serial ports belong to the `dialout` group; run "
+    "`sudo usermod -aG dialout $USER`, then log out and back in"
+)
+BRLTTY_HINT = (
+    "on Linux, brltty (a braille-display service) grabs CH340 adapters, so the port vanishes "
+    "or stays busy: `sudo apt remove brltty` (or disable its udev rule), then replug the dowel"
+)
+BUSY_HINT = (
+    "is no other program (a serial monitor, another dowel command) using the port? "
+    "`dowel ports` lists boards"
+)
+
+
+def _open_errno(port: str) -> int | None:
+    """Why pyserial cannot open `port`: the errno of its error, or None (it opened)."""
+    import serial
+
+    try:
+        serial.Serial(port).close()
+    except serial.SerialException as exc:
+        return exc.errno if isinstance(exc.errno, int) else None
+    except OSError as exc:
+        return exc.errno
+    return None
+
+
+def open_failure_hint(
+    port: str,
+    code: int | None = None,
+    *,
+    probe: Callable[[str], int | None] | None = None,
+    exists: Callable[[str], bool] | None = None,
+    platform: str | None = None,
+) -> str:
+    """One line naming the likely fix when `port` cannot be opened; `code` is the errno when
+    the caller has it (else the port is opened once more to learn it)."""
+    linux = (platform or sys.platform).startswith("linux")
+    if port.startswith("/dev/") and not (exists or os.path.exists)(port):
+        hint = f"{port} does not exist (unplugged?); `dowel ports` lists boards"
+        return hint + ("; " + BRLTTY_HINT if linux else "")
+    if code is None:
+        code = (probe or _open_errno)(port)
+    if code in (errno.EACCES, errno.EPERM):
+        return DIALOUT_HINT if linux else "permission denied; " + BUSY_HINT
+    if code == errno.ENOENT:
+        return "the port vanished; " + (BRLTTY_HINT if linux else "replug the dowel")
+    if code == errno.EBUSY and linux:
+        return "the port is busy; " + BUSY_HINT + "; " + BRLTTY_HINT
+    return BUSY_HINT
 
 
 def likely_ports(**sources) -> list[PortInfo]:
@@ -117,6 +178,11 @@ def resolve_port(
             "or CH340 driver if your system needs one), or start the simulated one with "
             "`dowel vboard start`. `dowel ports --all` lists every serial port; pick one with "
             "--port."
+            + (
+                " On Linux, brltty may have taken a CH340: `sudo apt remove brltty`."
+                if sys.platform.startswith("linux")
+                else ""
+            )
         )
     if len(boards) == 1:
         return boards[0].device

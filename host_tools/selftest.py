@@ -21,7 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from dowel import battery, cues
 from dowel.pinmap import (
+    BATTERY_PIN,
     BUZZER_PIN,
     I2C_SCL_PIN,
     I2C_SDA_PIN,
@@ -44,8 +46,22 @@ TILT_MIN_DDEG = 200  # 20 degrees of pitch change when asked to tilt
 
 REST_MS = 400
 POLL_MS = 150
-BEEP_HZ = 2000
+BEEP_HZ = 2800  # the transducer's rated frequency (CUI CEP-1126: 2.8 kHz), mid-band of the cues
 BEEP_MS = 400
+CUE_GAP_MS = 700  # silence after each cue, so no two run together
+CELL_MAX_MV = 4300  # a Li-ion cell never reads more: above it the divider is wrong
+
+# What each cue sounds like, in the order the self-test plays them (`dowel.cues.NAMES`).
+CUE_WORDS = {
+    "HEAD_CUE": "HEAD lost: one high beep",
+    "MIDBACK_CUE": "MID-BACK lost: two middle beeps",
+    "SACRUM_CUE": "SACRUM lost: three low beeps",
+    "READY_CUE": "ready (three points in contact): a rising chirp",
+    "GOOD_REP_CUE": "clean rep (optional chime): two rising notes",
+    "CONFIG_FAULT_CUE": "config rejected at boot: a two-tone warble",
+    "LOG_FULL_CUE": "log full: one long low tone",
+    "LOW_BATTERY_CUE": "battery low: three slow falling notes",
+}
 
 PAD_WHERE = {
     "head": "back of the head",
@@ -159,8 +175,11 @@ def judge_answer(item: str, answer: bool | None, done: str, fix: str) -> Check:
     return Check(item, PASS, done) if answer else Check(item, FAIL, done + ", not noticed", fix)
 
 
-def judge_imu(present: bool, g_milli: int) -> Check:
-    item = f"MPU6050 (I2C 0x{MPU6050_ADDR:02X})"
+def judge_imu(present: bool, g_milli: int, chip: tuple[int, str] = (-1, "")) -> Check:
+    """`chip`: (WHO_AM_I, name) as the board's `dowel.imu` identified it."""
+    item = f"IMU (I2C 0x{MPU6050_ADDR:02X})"
+    who, name = chip
+    ident = f"{name}, WHO_AM_I 0x{who:02X}: " if who >= 0 else ""
     if not present:
         return Check(
             item, SKIP, "not found (optional: the dowel works without tilt cues)",
@@ -170,11 +189,40 @@ def judge_imu(present: bool, g_milli: int) -> Check:
     lo, hi = G_MILLI_RANGE
     if not lo <= g_milli <= hi:
         return Check(
-            item, FAIL, f"measures {g_milli / 1000:.2f} g held still (expected 1 g)",
+            item, FAIL, f"{ident}measures {g_milli / 1000:.2f} g held still (expected 1 g)",
             "hold the dowel still and retry; if it persists the breakout is faulty or not an "
-            "MPU6050",
+            "MPU6050 / MPU-6500",
         )
-    return Check(item, PASS, f"{g_milli / 1000:.2f} g at rest")
+    return Check(item, PASS, f"{ident}{g_milli / 1000:.2f} g at rest")
+
+
+def judge_battery(present: bool, cell_mv: int, pct: int) -> Check:
+    """The cell as the board reads it through its divider on BATTERY_PIN."""
+    item = f"battery (GPIO{BATTERY_PIN})"
+    if not present:
+        return Check(
+            item, SKIP, "no cell switched in (on USB with the power switch off)",
+            "switch the dowel on to check the cell; if it is on, check the 100 kOhm divider "
+            f"from the switched OUT+ to GPIO{BATTERY_PIN} and the TP4056's OUT+/OUT- wiring",
+        )
+    if cell_mv > CELL_MAX_MV:
+        return Check(
+            item, FAIL, f"reads {cell_mv / 1000:.2f} V, more than a Li-ion cell can hold",
+            f"the divider on GPIO{BATTERY_PIN} must be two 100 kOhm resistors (top to the "
+            "switched OUT+, bottom to GND)",
+        )
+    if cell_mv < battery.LOW_MV:
+        return Check(item, WARN, f"{cell_mv / 1000:.2f} V, about {pct} %: low",
+                     "charge it through the TP4056's USB socket before the patient takes it home")
+    return Check(item, PASS, f"{cell_mv / 1000:.2f} V, about {pct} %")
+
+
+def judge_cues(heard: bool | None) -> Check:
+    return judge_answer(
+        f"cues (GPIO{BUZZER_PIN})", heard, f"{len(cues.NAMES)} cues played",
+        "a cue you could not hear or tell apart: check the transducer is the CEP-1126 (or "
+        "another piezo rated at 2-4 kHz), fitted behind a hole in the box, and driven from 5V",
+    )
 
 
 def judge_tilt(change_ddeg: int | None) -> Check:
@@ -271,6 +319,14 @@ def run_selftest(
         f"resistor to GPIO{BUZZER_PIN}",
     ))
 
+    ui.say("Listen: each cue the dowel makes, one after the other.")
+    for name in cues.NAMES:
+        ui.say(f"  {CUE_WORDS[name]}")
+        _call(link, "cue", name, CUE_GAP_MS)
+    apart = None if yes else ui.confirm(
+        "Could you hear every cue, and tell the head, mid-back and sacrum ones apart?")
+    checks.append(judge_cues(apart))
+
     _call(link, "led", True)
     try:
         lit = None if yes else ui.confirm("Is the LED on?")
@@ -282,8 +338,10 @@ def run_selftest(
         "330 Ohm resistor",
     ))
 
+    checks.append(judge_battery(*_call(link, "battery")))
+
     present, pitch, g_milli = _call(link, "imu")
-    imu_check = judge_imu(present, g_milli)
+    imu_check = judge_imu(present, g_milli, tuple(_call(link, "imu_chip")))
     checks.append(imu_check)
     if present and imu_check.status == PASS:
         ui.say("Tilt the dowel about 45 degrees, then back.")

@@ -72,8 +72,11 @@ def test_firmware_then_deploy_waits_for_the_boot(board, tmp_path, monkeypatch):
 
 def test_erase_without_a_terminal_needs_yes(board, tmp_path, monkeypatch, capsys):
     image = make_image(tmp_path / "mp.bin")
-    monkeypatch.setattr(esp, "flash_micropython",
-                        lambda *a, **k: pytest.fail("must not flash without confirmation"))
+    monkeypatch.setattr(
+        esp,
+        "flash_micropython",
+        lambda *a, **k: pytest.fail("must not flash without confirmation"),
+    )
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
     assert main(["flash", "--firmware", str(image), "--erase"]) == 2
     err = capsys.readouterr().err
@@ -83,9 +86,11 @@ def test_erase_without_a_terminal_needs_yes(board, tmp_path, monkeypatch, capsys
 def test_erase_with_yes(board, tmp_path, monkeypatch):
     image = make_image(tmp_path / "mp.bin")
     erased = []
-    monkeypatch.setattr(esp, "flash_micropython",
-                        lambda port, path, *, erase, baud, say: erased.append(erase)
-                        or esp.check_image(path))
+    monkeypatch.setattr(
+        esp,
+        "flash_micropython",
+        lambda port, path, *, erase, baud, say: erased.append(erase) or esp.check_image(path),
+    )
     assert main(["flash", "--firmware", str(image), "--erase", "--yes"]) == 0
     assert erased == [True]
 
@@ -119,3 +124,18 @@ def test_open_link_retries_while_the_board_boots(monkeypatch):
     with pytest.raises(DeviceError):
         flash_cmd.open_link("p", 0.0, sleep=sleep, clock=lambda: now[0])
     assert len(attempts) == 1
+
+
+@pytest.mark.parametrize("data", [b'{"loss_ms": 5}', b"\x00\xff binary", b""])
+def test_flash_says_when_the_board_rejects_its_config(board, capsys, data):
+    board.put("/dowel.json", data)
+    assert main(["flash"]) == 0  # the firmware is installed all the same
+    out = " ".join(capsys.readouterr().out.split())
+    assert "config /dowel.json rejected, defaults in use" in out
+    assert "--from-defaults" in out
+    assert board.files()["/dowel.json"] == data  # flashing never touches the config
+
+
+def test_flash_with_a_valid_config_says_nothing_of_it(board, capsys):
+    assert main(["flash"]) == 0
+    assert "rejected" not in capsys.readouterr().out

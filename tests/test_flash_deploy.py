@@ -175,7 +175,8 @@ def test_fat_filesystem_rename_over_an_existing_file(tmp_path, src):
     [
         (("circuitpython", (9, 2, 1), 0x306), "not MicroPython"),
         (("micropython", (1, 22, 2), 0x206), "MicroPython 1.22.2"),
-        (("micropython", (1, 19, 1), 0x006), "1.24-1.27"),
+        (("micropython", (1, 19, 1), 0x006), "1.24-1.29"),
+        (("micropython", (1, 23, 0), 0x306), "MicroPython 1.23.0"),
     ],
 )
 def test_other_firmware_is_refused_before_writing(tmp_path, src, impl, message):
@@ -206,3 +207,12 @@ def test_build_is_deterministic(tmp_path, src):
     b = compile_device(tmp_path / "b", src)
     assert [p.read_bytes() for p in a] == [p.read_bytes() for p in b]
     assert {p.name for p in a} >= {"main.py", "app.mpy", "selftest.mpy", "pinmap.mpy"}
+
+
+@pytest.mark.parametrize("version", [(1, 24, 1), (1, 28, 0), (1, 29, 0)])
+def test_every_release_that_loads_mpy_6_3_is_accepted(tmp_path, src, version):
+    # 1.24 to 1.29 all emit and load .mpy 6.3 (py/persistentcode.h: MPY_VERSION 6,
+    # MPY_SUB_VERSION 3); an ESP32 reports sys.implementation._mpy 0x2B06 (arch 10, xtensawin).
+    board = FakeBoard(tmp_path / "flash", impl=("micropython", version, 0x2B06))
+    result = run(board, src, tmp_path)
+    assert result.micropython == ".".join(map(str, version)) and result.firmware == FIRMWARE

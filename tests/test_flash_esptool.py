@@ -15,8 +15,9 @@ from host_tools import esp
 from host_tools.errors import DeviceError, UsageError
 
 
-def make_image(path: Path, *, chip_id=0, version=b"1.27.0", partition=True, magic=0xE9,
-               size=0x180000) -> Path:
+def make_image(
+    path: Path, *, chip_id=0, version=b"1.27.0", partition=True, magic=0xE9, size=0x180000
+) -> Path:
     data = bytearray(b"\xff" * size)
     data[0] = magic
     data[12:14] = chip_id.to_bytes(2, "little")
@@ -24,7 +25,7 @@ def make_image(path: Path, *, chip_id=0, version=b"1.27.0", partition=True, magi
         data[0x7000:0x7002] = b"\xaa\x50"
     if version:
         banner = b"MicroPython v" + version + b" on 2025-12-09; Generic ESP32 module with ESP32"
-        data[0x20000:0x20000 + len(banner)] = banner
+        data[0x20000 : 0x20000 + len(banner)] = banner
     path.write_bytes(bytes(data))
     return path
 
@@ -48,8 +49,9 @@ def test_check_image_accepts_micropython_for_the_esp32(image):
         ({"chip_id": 5}, "ESP32-C3, not the ESP32"),
         ({"partition": False}, "application-only image"),
         ({"version": None}, "not MicroPython"),
-        ({"version": b"1.22.2"}, "MicroPython 1.22.2; the dowel firmware supports 1.24-1.27"),
-        ({"version": b"1.28.0"}, "supports 1.24-1.27"),
+        ({"version": b"1.22.2"}, "MicroPython 1.22.2; the dowel firmware supports 1.24-1.29"),
+        ({"version": b"1.23.0"}, "supports 1.24-1.29"),
+        ({"version": b"1.30.0"}, "supports 1.24-1.29"),
     ],
 )
 def test_check_image_refuses(tmp_path, kwargs, message):
@@ -57,6 +59,12 @@ def test_check_image_refuses(tmp_path, kwargs, message):
     with pytest.raises(UsageError, match=message) as exc:
         esp.check_image(path)
     assert "micropython.org/download/ESP32_GENERIC" in str(exc.value)
+
+
+@pytest.mark.parametrize("version", [b"1.24.0", b"1.27.0", b"1.28.0", b"1.29.0"])
+def test_check_image_accepts_every_release_that_loads_mpy_6_3(tmp_path, version):
+    info = esp.check_image(make_image(tmp_path / "x.bin", version=version))
+    assert info.version == version.decode()
 
 
 def test_check_image_missing_file(tmp_path):
@@ -76,8 +84,9 @@ def test_commands_write_at_0x1000_then_verify(image):
 def test_commands_with_erase_and_baud(image):
     commands = esp.esptool_commands("COM5", image, erase=True, baud=115200)
     assert [c[6] for c in commands] == ["erase-flash", "write-flash", "verify-flash"]
-    assert all(c[:6] == ["--chip", "esp32", "--port", "COM5", "--baud", "115200"]
-               for c in commands)
+    assert all(
+        c[:6] == ["--chip", "esp32", "--port", "COM5", "--baud", "115200"] for c in commands
+    )
 
 
 def test_commands_for_esptool_4(image, monkeypatch):
@@ -105,6 +114,13 @@ def parse_with_esptool(argv):
 
 
 def test_esptool_itself_accepts_the_commands(image):
+    import esptool
+
+    if esptool.__version__.startswith("4."):  # argparse, no click CLI: parse by running it
+        for argv in esp.esptool_commands("/dev/ttyNOPE0", image, erase=True):
+            with pytest.raises(FatalError, match="Could not open /dev/ttyNOPE0"):
+                esptool.main(argv)  # past the parser: it tried to open the port
+        return
     for argv in esp.esptool_commands("/dev/ttyUSB0", image, erase=True):
         params, name, sub = parse_with_esptool(argv)
         assert params["chip"] == "esp32" and params["port"] == "/dev/ttyUSB0"
@@ -112,7 +128,10 @@ def test_esptool_itself_accepts_the_commands(image):
         if name in ("write-flash", "verify-flash"):
             assert [addr for addr, _f in sub["addr_filename"]] == [0x1000]
     assert [parse_with_esptool(a)[1] for a in esp.esptool_commands("p", image, erase=True)] == [
-        "erase-flash", "write-flash", "verify-flash"]
+        "erase-flash",
+        "write-flash",
+        "verify-flash",
+    ]
 
 
 class Recorder:
@@ -128,8 +147,9 @@ class Recorder:
 
 
 def flash(image, runner, detect=lambda port: "ESP32", **kw):
-    return esp.flash_micropython("/dev/ttyUSB0", image, detect=detect, runner=runner,
-                                 say=lambda _m: None, **kw)
+    return esp.flash_micropython(
+        "/dev/ttyUSB0", image, detect=detect, runner=runner, say=lambda _m: None, **kw
+    )
 
 
 def test_flash_detects_then_writes_then_verifies(image):
@@ -160,10 +180,14 @@ def test_flash_refuses_a_bad_image_before_detecting(tmp_path):
 @pytest.mark.parametrize(
     ("exc", "message"),
     [
-        (FatalError("Failed to connect to Espressif device: No serial data received."),
-         "hold its BOOT button"),
-        (serial.SerialException("[Errno 16] Device or resource busy: '/dev/ttyUSB0'"),
-         "cannot open /dev/ttyUSB0"),
+        (
+            FatalError("Failed to connect to Espressif device: No serial data received."),
+            "hold its BOOT button",
+        ),
+        (
+            serial.SerialException("[Errno 16] Device or resource busy: '/dev/ttyUSB0'"),
+            "cannot open /dev/ttyUSB0",
+        ),
     ],
 )
 def test_flash_detect_failures(image, exc, message):
@@ -179,15 +203,22 @@ def test_flash_detect_failures(image, exc, message):
 @pytest.mark.parametrize(
     ("step", "exc", "message"),
     [
-        ("verify-flash", FatalError("MD5 of file does not match data in flash!"),
-         "failed to verify on /dev/ttyUSB0: MD5 of file does not match"),
-        ("write-flash", FatalError("Write failed, the written flash region is empty."),
-         "failed to write.*lower --baud"),
-        ("erase-flash", FatalError("Timed out waiting for packet header"),
-         "failed to erase"),
-        ("write-flash", serial.SerialException("device reports readiness to read but "
-                                               "returned no data"),
-         "Close any serial monitor"),
+        (
+            "verify-flash",
+            FatalError("MD5 of file does not match data in flash!"),
+            "failed to verify on /dev/ttyUSB0: MD5 of file does not match",
+        ),
+        (
+            "write-flash",
+            FatalError("Write failed, the written flash region is empty."),
+            "failed to write.*lower --baud",
+        ),
+        ("erase-flash", FatalError("Timed out waiting for packet header"), "failed to erase"),
+        (
+            "write-flash",
+            serial.SerialException("device reports readiness to read but returned no data"),
+            "Close any serial monitor",
+        ),
         ("write-flash", SystemExit(2), "esptool refused"),
     ],
 )
@@ -216,3 +247,82 @@ def test_detect_chip_name_uses_esptool_detect(monkeypatch):
     monkeypatch.setattr(esptool.cmds, "detect_chip", lambda port: FakeLoader())
     assert esp.detect_chip_name("/dev/ttyUSB0") == "ESP32"
     assert FakeLoader.closed
+
+
+@pytest.mark.parametrize(
+    ("code", "hint"),
+    [(13, "dialout"), (16, "brltty")],  # EACCES, EBUSY on Linux
+)
+def test_detect_on_a_port_linux_refuses_names_the_fix(image, monkeypatch, code, hint):
+    monkeypatch.setattr("sys.platform", "linux")
+    monkeypatch.setattr("os.path.exists", lambda _p: True)
+
+    def detect(port):
+        raise serial.SerialException(code, f"could not open port {port}: [Errno {code}]")
+
+    with pytest.raises(DeviceError, match=hint) as exc:
+        flash(image, Recorder(), detect=detect)
+    assert "\n" not in str(exc.value)
+
+
+class FakeLoader:
+    def __init__(self):
+        self.resets = []
+
+    def hard_reset(self):
+        self.resets.append("hard")
+
+
+def test_hard_reset_uses_reset_chip_on_esptool_5(monkeypatch):
+    import esptool.cmds
+
+    if not hasattr(esptool.cmds, "reset_chip"):
+        pytest.skip("esptool 4.x installed: covered by the next test")
+    calls = []
+    monkeypatch.setattr(esptool.cmds, "reset_chip", lambda esp, mode: calls.append((esp, mode)))
+    loader = FakeLoader()
+    esp.hard_reset(loader)
+    assert calls == [(loader, "hard-reset")] and loader.resets == []
+
+
+def test_hard_reset_on_esptool_4_without_reset_chip(monkeypatch):
+    import esptool.cmds
+
+    monkeypatch.delattr(esptool.cmds, "reset_chip", raising=False)  # as in esptool 4.8-4.12
+    loader = FakeLoader()
+    esp.hard_reset(loader)
+    assert loader.resets == ["hard"]
+
+
+def test_the_installed_esptool_has_what_the_dowel_calls():
+    # Both esptool 4.8-4.12 and 5.x: detect_chip (a context manager), ESPLoader.hard_reset,
+    # esptool.main(argv), FatalError in esptool.util, CHIP_DEFS (esptool's v4.8.0 and v5.0.0
+    # sources); reset_chip only from 5.0.
+    import esptool
+    import esptool.cmds
+    from esptool.loader import ESPLoader
+    from esptool.targets import CHIP_DEFS
+
+    assert callable(esptool.cmds.detect_chip) and callable(esptool.main)
+    assert hasattr(ESPLoader, "hard_reset") and hasattr(ESPLoader, "__enter__")
+    assert "esp32" in CHIP_DEFS
+    major = int(esptool.__version__.split(".")[0])
+    assert 4 <= major < 6
+    assert hasattr(esptool.cmds, "reset_chip") == (major >= 5)
+
+
+def test_esptools_could_not_open_gets_the_probed_hint(image, monkeypatch):
+    from host_tools import ports
+
+    monkeypatch.setattr("sys.platform", "linux")
+    monkeypatch.setattr("os.path.exists", lambda _p: True)
+    monkeypatch.setattr(ports, "_open_errno", lambda _p: 13)  # EACCES, as opening says
+    fatal = FatalError("Could not open /dev/ttyUSB0, the port is busy or doesn't exist.")
+
+    def detect(port):
+        raise fatal
+
+    with pytest.raises(DeviceError, match="no ESP bootloader.*dialout"):
+        flash(image, Recorder(), detect=detect)
+    with pytest.raises(DeviceError, match="failed to write.*dialout"):
+        flash(image, Recorder(fail_on="write-flash", exc=fatal))

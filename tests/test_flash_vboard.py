@@ -1,5 +1,6 @@
 """`dowel flash` on the virtual board: the real mpremote transport, the real MicroPython
-filesystem (persisted in a host directory), the real soft reset and version query."""
+file system (littlefs v2 in the board's flash image, read here with host_tools.vboard.flashimg),
+the real soft reset and version query."""
 
 from __future__ import annotations
 
@@ -24,10 +25,10 @@ LOG = b"not a segment: the log store ignores it, and flash must too\n"
 @pytest.fixture
 def vb(tmp_path, request):
     client = pytest.importorskip("host_tools.vboard.client")
+    from host_tools.vboard import flashimg
+
     flash = tmp_path / "flash"
-    (flash / "logs").mkdir(parents=True)
-    (flash / "dowel.json").write_bytes(CONFIG)
-    (flash / "logs" / "keep.txt").write_bytes(LOG)
+    flashimg.write(flash, {"dowel.json": CONFIG, "logs/keep.txt": LOG})
     name = "flash-" + request.node.name[:40]
     with client.VirtualBoard.start(flash_dir=flash, name=name) as board:
         yield board
@@ -41,9 +42,9 @@ def src(tmp_path):
 
 
 def flash_files(vb) -> dict[str, bytes]:
-    root = vb.flash_dir
-    return {"/" + p.relative_to(root).as_posix(): p.read_bytes()
-            for p in root.rglob("*") if p.is_file()}
+    from host_tools.vboard import flashimg
+
+    return flashimg.files(vb.flash_dir)
 
 
 def run(vb, src, tmp_path, **kw):

@@ -117,6 +117,52 @@ def test_judge_imu_and_tilt():
     assert stt.judge_tilt(None).status == FAIL
 
 
+def test_judge_imu_names_the_chip_and_its_who_am_i():
+    ok = stt.judge_imu(True, 1000, (0x70, "MPU-6500"))
+    assert ok.status == PASS and "MPU-6500, WHO_AM_I 0x70" in ok.detail
+    bad = stt.judge_imu(True, 300, (0x68, "MPU6050"))
+    assert bad.status == FAIL and "MPU6050, WHO_AM_I 0x68" in bad.detail
+
+
+def test_judge_battery():
+    assert stt.judge_battery(False, 0, 0).status == SKIP
+    ok = stt.judge_battery(True, 3920, 70)
+    assert ok.status == PASS and "3.92 V, about 70 %" in ok.detail
+    low = stt.judge_battery(True, 3400, 4)
+    assert low.status == WARN and "charge it" in low.fix
+    wrong = stt.judge_battery(True, 6200, 100)  # a divider of the wrong ratio
+    assert wrong.status == FAIL and "100 kOhm" in wrong.fix and "GPIO33" in wrong.fix
+
+
+def test_every_cue_is_played_and_described():
+    from dowel import cues
+
+    assert set(stt.CUE_WORDS) == set(cues.NAMES)
+    sim = SimDowel(IN_ORDER)
+    ui = ScriptedUi()
+    checks = run(sim, ui)
+    assert sim.cues == list(cues.NAMES)  # every cue, lost points first
+    for name in cues.NAMES:
+        assert f"  {stt.CUE_WORDS[name]}" in ui.lines
+    assert statuses(checks)["cues (GPIO25)"] == SKIP  # --yes: not asked
+
+
+def test_cues_not_told_apart_fail_with_the_fix():
+    checks = run(SimDowel(IN_ORDER), ScriptedUi(answers=[True, False, True]), yes=False)
+    c = by_item(checks)["cues (GPIO25)"]
+    assert c.status == FAIL and "CEP-1126" in c.fix
+
+
+def test_battery_and_imu_chip_are_in_the_table():
+    checks = run(SimDowel(IN_ORDER, who_am_i=0x70, battery_mv=3450))
+    assert by_item(checks)["battery (GPIO33)"].status == WARN
+    imu = by_item(checks)["IMU (I2C 0x68)"]
+    assert imu.status == PASS and "MPU-6500, WHO_AM_I 0x70" in imu.detail
+    checks = run(SimDowel(IN_ORDER, battery_mv=None))
+    assert by_item(checks)["battery (GPIO33)"].status == SKIP
+    assert not stt.failed(checks)
+
+
 def test_judge_answer():
     assert stt.judge_answer("x", None, "beeped", "fix").status == SKIP
     assert stt.judge_answer("x", True, "beeped", "fix").status == PASS
@@ -128,13 +174,17 @@ def test_judge_answer():
 
 def test_healthy_dowel_passes_and_prompts_each_pad_in_order():
     sim = SimDowel(IN_ORDER)
-    ui = ScriptedUi(answers=[True, True])
+    ui = ScriptedUi(answers=[True, True, True])
     checks = run(sim, ui, yes=False)
     assert not stt.failed(checks), checks
     assert all(c.status == PASS for c in checks), checks
     prompts = [line for line in ui.lines if line.startswith("Press the")]
     assert [p.split()[2] for p in prompts] == ["HEAD", "MIDBACK", "SACRUM"]
-    assert ui.questions == ["Did you hear a beep?", "Is the LED on?"]
+    assert ui.questions == [
+        "Did you hear a beep?",
+        "Could you hear every cue, and tell the head, mid-back and sacrum ones apart?",
+        "Is the LED on?",
+    ]
     assert sim.beeps == [(stt.BEEP_HZ, stt.BEEP_MS)]
     assert sim.led_states == [True, False]  # the LED is switched off again
     assert by_item(checks)["tilt"].status == PASS
@@ -184,7 +234,7 @@ def test_preloaded_pad_at_rest_fails():
 
 
 def test_led_not_seen_fails_with_the_fix():
-    checks = run(SimDowel(IN_ORDER), ScriptedUi(answers=[True, False]), yes=False)
+    checks = run(SimDowel(IN_ORDER), ScriptedUi(answers=[True, True, False]), yes=False)
     led = by_item(checks)["LED (GPIO2)"]
     assert led.status == FAIL and "polarity" in led.fix
     assert stt.failed(checks)
@@ -192,7 +242,7 @@ def test_led_not_seen_fails_with_the_fix():
 
 def test_no_imu_is_optional():
     checks = run(SimDowel(IN_ORDER, imu=None))
-    assert statuses(checks)["MPU6050 (I2C 0x68)"] == SKIP
+    assert statuses(checks)["IMU (I2C 0x68)"] == SKIP
     assert "tilt" not in statuses(checks)
     assert not stt.failed(checks)
 
@@ -205,7 +255,7 @@ def test_imu_that_never_tilts_fails():
 def test_insane_imu_fails_without_asking_to_tilt():
     ui = ScriptedUi()
     checks = run(SimDowel(IN_ORDER, imu=(3000, 1.0)), ui)
-    assert statuses(checks)["MPU6050 (I2C 0x68)"] == FAIL
+    assert statuses(checks)["IMU (I2C 0x68)"] == FAIL
     assert "tilt" not in statuses(checks)
     assert not any("Tilt" in line for line in ui.lines)
 

@@ -17,8 +17,9 @@ class FakeMachine(types.ModuleType):
     """Just enough of MicroPython's `machine` for dowel.hal: ADC levels per GPIO, an LED pin,
     a PWM, and an MPU6050 on I2C answering a fixed acceleration."""
 
-    def __init__(self, levels, accel=None):
+    def __init__(self, levels, accel=None, who_am_i=0x68):
         super().__init__("machine")
+        self.who_am_i = who_am_i
         self.levels = levels  # GPIO -> callable(n) giving the n-th read_u16
         self.accel = accel  # (ax, ay, az) counts, or None: no IMU on the bus
         self.pin_values: dict[int, int] = {}
@@ -65,19 +66,24 @@ class FakeMachine(types.ModuleType):
 
         class I2C:
             def __init__(self, *_a, **_k):
-                pass
+                self.regs = {0x75: machine.who_am_i, 0x6B: 0x40}
 
             def scan(self):
                 return [pinmap.MPU6050_ADDR] if machine.accel else []
 
             def readfrom_mem(self, addr, reg, n):
-                if reg == 0x75:
-                    return b"\x68"
-                assert reg == 0x3B
-                return struct.pack(">hhh", *machine.accel)[:n]
+                buf = bytearray(n)
+                self.readfrom_mem_into(addr, reg, buf)
+                return bytes(buf)
+
+            def readfrom_mem_into(self, addr, reg, buf):
+                if reg == 0x3B:
+                    buf[:] = struct.pack(">hhh", *machine.accel)[: len(buf)]
+                else:
+                    buf[0] = self.regs.get(reg, 0)
 
             def writeto_mem(self, addr, reg, data):
-                pass
+                self.regs[reg] = data[0]
 
         self.Pin, self.ADC, self.PWM, self.I2C = Pin, ADC, PWM, I2C
 
@@ -100,8 +106,8 @@ def device(monkeypatch):
     micropython.const = lambda x: x
     monkeypatch.setitem(sys.modules, "micropython", micropython)
 
-    def make(levels, accel=None):
-        machine = FakeMachine(levels, accel)
+    def make(levels, accel=None, who_am_i=0x68):
+        machine = FakeMachine(levels, accel, who_am_i)
         monkeypatch.setitem(sys.modules, "machine", machine)
         import dowel
 
@@ -164,6 +170,44 @@ def test_imu_pitch_and_magnitude(device, accel, pitch_ddeg, g_milli):
     assert present
     assert abs(pitch - pitch_ddeg) <= 5
     assert abs(g - g_milli) <= 5
+
+
+@pytest.mark.parametrize(("who", "name"), [(0x68, "MPU6050"), (0x70, "MPU-6500")])
+def test_imu_chip_is_reported(device, who, name):
+    st, _m = device({p: steady(0) for p in pinmap.SENSOR_PINS}, accel=(16384, 0, 0),
+                    who_am_i=who)
+    assert st.imu_chip() == (who, name)
+    assert st.imu()[0]
+
+
+def test_imu_chip_absent(device):
+    st, _m = device({p: steady(0) for p in pinmap.SENSOR_PINS}, accel=None)
+    assert st.imu_chip() == (-1, "")
+
+
+def test_every_cue_plays_whole_and_ends_silent(device):
+    from dowel import cues
+
+    st, machine = device({p: steady(0) for p in pinmap.SENSOR_PINS})
+    for name in cues.NAMES:
+        machine.pwm_log.clear()
+        pattern = getattr(cues, name)
+        assert st.cue(name, 100) == sum(pattern[1::2])
+        played = [f for k, f in machine.pwm_log if k == "freq"]
+        assert played == [f for f in pattern[0::2] if f], name
+        assert machine.pwm_log[-1] == ("duty", 0)
+    with pytest.raises(ValueError, match="no cue 'BOGUS': one of HEAD_CUE"):
+        st.cue("BOGUS")
+
+
+def test_battery_through_the_boards_reading(device):
+    st, _m = device({p: steady(0) for p in pinmap.SENSOR_PINS})
+    st._board = types.SimpleNamespace(battery_mv=lambda: 3820)
+    assert st.battery() == (True, 3820, 50)
+    st._board = types.SimpleNamespace(battery_mv=lambda: 40)  # on USB, switch off
+    assert st.battery() == (False, 40, 0)
+    st._board = types.SimpleNamespace()  # a board without a battery input
+    assert st.battery() == (False, 0, 0)
 
 
 def test_uses_the_running_loops_board(device, monkeypatch):

@@ -2,12 +2,20 @@
 
     import asyncio
     from dowel import app
-    asyncio.run(app.main())       # what /main.py does
+    try:
+        asyncio.run(app.main())   # what /main.py does
+    except Exception as exc:
+        app.crash(exc)            # a bug or MemoryError: the reason to flash, then a reset
+    finally:
+        app.stop()                # the host's Ctrl-C too: silent, log closed, watchdog fed
 
-The loop is an asyncio task that awaits `asyncio.sleep_ms` every tick, so it never blocks, the
-virtual board's interpreter can collect garbage and hear Ctrl-C, and other tasks could run.
-`App.step` is the steady-state path: it allocates nothing (a test runs it under
-`micropython.heap_lock()`). Logging happens only when a rep ends.
+The loop is an asyncio task woken every TICK_MS by a timer (through a ThreadSafeFlag), so it
+never blocks, Ctrl-C is heard, and other tasks could run. `App.step` is the steady-state path:
+it allocates nothing (a test runs it under `micropython.heap_lock()`). Reps wait in RAM until
+the dowel is put down (`PENDING_MAX`), so a flash write never delays a cue. Faults and what
+the dowel does: an IMU that stops answering (carry on without pitch, retry, `@dowel imu
+lost|back`), a boot that raises (stay at the REPL, reason in FAULT_PATH), a crash in the loop
+(reason in FAULT_PATH, reset), a host gone quiet with the loop stopped (`hal.HOST_IDLE_MS`).
 """
 
 import asyncio
@@ -17,6 +25,7 @@ import time
 from array import array
 
 from dowel import cues, hal
+from dowel.battery import percent
 from dowel.drift import Drift
 from dowel.engine import Engine
 from dowel.logstore import Log
@@ -27,6 +36,7 @@ from dowel.rep import (
     EV_RELEASE,
     EV_REP_END,
     EV_REP_START,
+    IDLE,
     IN_REP,
     NO_DDEG,
     STATE_NAMES,
@@ -42,18 +52,43 @@ except ImportError:  # CPython: the host runs these same files
         return x
 
 
-TICK_MS = const(4)  # asks for 250 Hz; the measured rate stays above the 200 Hz target
-# Every SLOW_TICK_MS (every 4th tick at 250 Hz, 62.5 Hz), not every tick: the IMU, the drift
-# tracker and the watchdog. The IMU's own low-pass (21 Hz, `hal.Mpu6050`) leaves nothing new to
-# read in between, and an I2C read is the dearest thing in a tick (~0.2 ms of bus time at
-# 400 kHz on the ESP32); the pitch filter is set for that period (`Pitch(sample_ms=...)`, the
-# same ~30 ms time constant) and the rep machine gets the latest pitch every tick. The drift
-# tracker averages over 8 s, so a sample every 16 ms (with the time since the last one) serves
-# it as well as every tick; the watchdog (5 s) needs nothing like every tick either.
+# The loop's tick: a machine.Timer (hal.tick_timer) sets a ThreadSafeFlag every TICK_MS and the
+# loop awaits it, 200 Hz. An `await asyncio.sleep_ms(4)` would end on the ESP32's 100 Hz FreeRTOS
+# tick instead (CONFIG_FREERTOS_HZ 100, the IDF default; extmod/modselect.c waits in
+# MICROPY_EVENT_POLL_HOOK, ports/esp32/mpconfigport.h, until the next tick interrupt), so a
+# 4 ms sleep runs at 100 Hz; the Timer's ISR wakes the waiting task at once
+# (mp_hal_wake_main_task_from_isr, ports/esp32/machine_timer.c). Measured on the virtual board
+# with its 10 ms tick: 200 Hz (tests/firmware/test_loop_rate.py); elapsed time comes from
+# ticks_diff, so a late tick is a longer dt, never lost time.
+TICK_MS = const(5)
+# Every SLOW_TICK_MS (every 3rd or 4th tick at 200 Hz, 62.5 Hz), not every tick: the IMU, the
+# drift tracker and the watchdog. The IMU's own low-pass (~20 Hz, `dowel.imu`) leaves nothing
+# new to read in between, and an I2C read is the dearest thing in a tick (~0.2 ms of bus time
+# at 400 kHz on the ESP32: 1 address + 1 register + 1 address + 6 data bytes, 9 bits each); the
+# pitch filter is set for that period (`Pitch(sample_ms=...)`, the same ~30 ms time constant)
+# and the rep machine gets the latest pitch every tick. The drift tracker averages over 8 s, so
+# a sample every 16 ms (with the time since the last one) serves it as well as every tick; the
+# watchdog (5 s) needs nothing like every tick either.
 SLOW_TICK_MS = const(16)
+# Once a second: the battery, a lost IMU's retry, the log written at a quiet moment.
+SECOND_MS = const(1000)
 _GAP_CAP_MS = const(1 << 28)
+# A lost IMU is retried every second while it fails fast (a NACK: ENODEV); a hung bus blocks up
+# to (1 + bytes) x 100 ms per transfer before ETIMEDOUT (ports/esp32/machine_i2c.c), so after a
+# timeout the wait doubles up to _IMU_RETRY_MAX_MS and the retry waits for the dowel to be put
+# down (no cue can be due then).
+_IMU_RETRY_MAX_MS = const(32000)
+_ETIMEDOUT = const(110)
+# Reps are kept in RAM and written when the dowel is put down (the rep machine idle: no loss
+# can be cued until it is armed again, which takes regain_ms + arm_ms of contact), so a flash
+# erase (45 ms typical, 400 ms max on a W25Q32JV; the CPU stalls meanwhile) never delays a cue.
+# A power cut loses at most the reps since the dowel was last put down, and never more than
+# PENDING_MAX: a longer set is written at the rep end that fills the buffer.
+PENDING_MAX = const(32)
+FAULT_PATH = "/fault.txt"
 
 current = None  # the running App, for `dowel.info` calls after Ctrl-C
+boot_error = None  # why the last boot failed (also the first line of FAULT_PATH), or None
 
 
 def _none(value):
@@ -61,7 +96,7 @@ def _none(value):
 
 
 class App:
-    def __init__(self, board, cfg, cfg_reason, log, device_id):
+    def __init__(self, board, cfg, cfg_reason, log, device_id, battery=None):
         from dowel.config import config_hash  # boot only: see `main`
 
         self.board = board
@@ -70,6 +105,7 @@ class App:
         self.config_hash = config_hash(cfg)
         self.log = log
         self.device_id = device_id
+        self.battery = battery  # a `battery.Monitor`, or None (no cell to watch)
         self.engine = Engine(cfg, board.imu is not None)
         self.pitch = None
         if board.imu is not None:
@@ -77,7 +113,12 @@ class App:
 
             self.pitch = Pitch(sample_ms=SLOW_TICK_MS)
         self.pitch_ddeg = 0
+        self.imu_ok = board.imu is not None  # False while a lost IMU is retried
+        self._imu_wait_ms = 0
+        self._imu_backoff_ms = SECOND_MS
         self._slow_ms = SLOW_TICK_MS  # since the last slow tick: the first tick is one
+        self._second_ms = 0
+        self._low_battery_due = False
         self.readings = array("H", [0, 0, 0])
         s = cfg["sensors"]
         self.drift = Drift(
@@ -90,6 +131,11 @@ class App:
         self.session_open = False
         self.idle_ms = 0
         self.gap_ms = cfg["session_gap_s"] * 1000
+        self.pending = []  # ("s", session args) and ("r", rep args) not yet on flash, in order
+        self.pending_reps = 0
+        self.ticks = 0  # loop iterations: the host measures the rate with it
+        self._timer = None
+        self._stopped = False
         if cfg_reason:
             self.engine.play(cues.CONFIG_FAULT_CUE)
 
@@ -111,6 +157,11 @@ class App:
             board.tone(engine.player.freq_hz)
         idle = self.idle_ms + dt_ms
         self.idle_ms = idle if idle < _GAP_CAP_MS else _GAP_CAP_MS
+        second_ms = self._second_ms + dt_ms
+        if second_ms < SECOND_MS:
+            self._second_ms = second_ms
+        else:
+            self._second_tick(second_ms)
         return events
 
     def _slow_tick(self, elapsed_ms):
@@ -118,13 +169,79 @@ class App:
         IMU, the drift tracker when the previous tick left the rep machine in the neutral hold,
         and the watchdog."""
         self._slow_ms = 0
-        if self.pitch is not None:
+        if self.imu_ok:
             imu = self.board.imu
-            imu.read()
-            self.pitch_ddeg = self.pitch.update(imu.ax, imu.az)
+            try:
+                imu.read()
+            except OSError as exc:
+                self._imu_lost("errno=%d" % (exc.args[0] if exc.args else 0))
+            else:
+                if imu.ax == 0 and imu.az == 0:
+                    # No gravity at all: it power-cycled and woke asleep (registers read 0).
+                    self._imu_lost("asleep")
+                else:
+                    self.pitch_ddeg = self.pitch.update(imu.ax, imu.az)
         if self.engine.reps.state == self.hold_state:
             self.drift.update(self.readings, elapsed_ms)
         self.board.feed()
+
+    def _second_tick(self, elapsed_ms):
+        """About once a second: the battery, a lost IMU's retry, the log at a quiet moment."""
+        self._second_ms = 0
+        mon = self.battery
+        if mon is not None:
+            if mon.update(self.board.battery_mv()):
+                self._low_battery_due = True
+                print("@dowel battery low mv=%d" % mon.mv)
+            if self._low_battery_due and self.engine.player.pattern is None:
+                self._low_battery_due = False  # never over a cue: after it ends
+                self._play(cues.LOW_BATTERY_CUE)
+        reps = self.engine.reps
+        if self.pitch is not None:
+            if not self.imu_ok:
+                self._retry_imu(elapsed_ms, reps.state == IDLE)
+            elif not reps.has_imu and not reps.rep_active:
+                self._use_imu(True)
+        if self.pending and reps.state == IDLE:
+            self.flush()
+
+    # ---- the IMU lost and found ----
+
+    def _imu_lost(self, why):
+        self.imu_ok = False
+        self.pitch_ddeg = 0
+        self._use_imu(False)  # carry on as a dowel without an IMU: a rep is an armed period
+        self._imu_wait_ms = self._imu_backoff_ms = SECOND_MS
+        print("@dowel imu lost " + why + " (no pitch until it answers again)")
+
+    def _retry_imu(self, elapsed_ms, put_down):
+        self._imu_wait_ms -= elapsed_ms
+        if self._imu_wait_ms > 0 or (self._imu_backoff_ms > SECOND_MS and not put_down):
+            return
+        try:
+            self.board.retry_imu()
+        except OSError as exc:
+            errno = exc.args[0] if exc.args else 0
+            if errno == _ETIMEDOUT:
+                backoff = self._imu_backoff_ms * 2
+                self._imu_backoff_ms = (
+                    backoff if backoff < _IMU_RETRY_MAX_MS else (_IMU_RETRY_MAX_MS)
+                )
+            self._imu_wait_ms = self._imu_backoff_ms
+            return
+        self.imu_ok = True
+        self._imu_backoff_ms = SECOND_MS
+        print("@dowel imu back " + self.board.imu.name)
+
+    def _use_imu(self, on):
+        self.engine.reps.has_imu = on
+        self.hold_state = ARMED if on else IN_REP
+
+    def _play(self, pattern):
+        self.engine.play(pattern)
+        self.board.tone(self.engine.player.freq_hz)
+
+    # ---- events ----
 
     def _on_events(self, events):
         reps = self.engine.reps
@@ -135,21 +252,69 @@ class App:
             self.drift.save()  # the dowel was put down: a quiet moment for a small write
         if events & EV_REP_END:
             self.idle_ms = 0
-            written = self.log.add_rep(
-                reps.seq,
-                reps.start_ms,
-                reps.duration_ms,
-                reps.lost_mask,
-                reps.first_lost,
-                reps.loss_at_ms if reps.lost_mask else None,
-                _none(reps.loss_pitch_ddeg),
-                _none(reps.depth_ddeg),
-                reps.lower_ms if self.pitch is not None else None,
-                reps.pause_ms if self.pitch is not None else None,
-                reps.rise_ms if self.pitch is not None else None,
+            has_pitch = reps.has_imu
+            self.pending.append(
+                (
+                    "r",
+                    (
+                        reps.seq,
+                        reps.start_ms,
+                        reps.duration_ms,
+                        reps.lost_mask,
+                        reps.first_lost,
+                        reps.loss_at_ms if reps.lost_mask else None,
+                        _none(reps.loss_pitch_ddeg),
+                        _none(reps.depth_ddeg),
+                        reps.lower_ms if has_pitch else None,
+                        reps.pause_ms if has_pitch else None,
+                        reps.rise_ms if has_pitch else None,
+                    ),
+                )
             )
-            if not written:
-                self.engine.play(cues.LOG_FULL_CUE)
+            self.pending_reps += 1
+            if self.log.full:
+                self._play(cues.LOG_FULL_CUE)  # known now: said at the rep's end, as before
+            if self.pending_reps >= PENDING_MAX or events & EV_RELEASE:
+                self.flush()
+
+    def flush(self):
+        """Write what waits in RAM: the session headers and reps, in order. A rep the log
+        could not take (full) plays the log-full cue, once."""
+        pending = self.pending
+        self.pending = []
+        self.pending_reps = 0
+        refused = False
+        for kind, args in pending:
+            if kind == "s":
+                self._open_session(args)
+            elif not self.log.add_rep(*args):
+                refused = True
+        if refused and self.engine.player.pattern is None:
+            self._play(cues.LOG_FULL_CUE)
+
+    def _begin_session(self):
+        """A new session from this rep on; its header is written with the rep (`flush`)."""
+        battery_pct = None
+        if self.battery is not None and self.battery.present():
+            battery_pct = percent(self.battery.mv)
+        self.pending.append(
+            ("s", (hal.rtc_datetime(), time.ticks_ms(), self.engine.reps.has_imu, battery_pct))
+        )
+        self.session_open = True
+        self.engine.reps.rebase()
+
+    def _open_session(self, args):
+        rtc, ticks_ms, has_imu, battery_pct = args
+        self.log.begin_session(
+            self.device_id,
+            FIRMWARE,
+            self.config_hash,
+            self.patient,
+            rtc,
+            ticks_ms,
+            has_imu,
+            battery_pct=battery_pct,
+        )
 
     def _announce(self, events):
         """One console line per event, `@dowel <event> key=value ...`: what a serial monitor
@@ -186,24 +351,32 @@ class App:
                 )
             )
 
-    def _begin_session(self):
-        self.log.begin_session(
-            self.device_id,
-            FIRMWARE,
-            self.config_hash,
-            self.patient,
-            hal.rtc_datetime(),
-            time.ticks_ms(),
-            self.pitch is not None,
-        )
-        self.session_open = True
-        self.engine.reps.rebase()
+    # ---- the loop ----
 
     async def run(self):
+        flag = asyncio.ThreadSafeFlag()
+        self._timer = hal.tick_timer(TICK_MS, lambda _t: flag.set())
+        self.board.take_watchdog()
+        self.board.tone(self.engine.player.freq_hz)  # a cue played at boot (the warble)
         clock = Clock(time.ticks_ms, time.ticks_diff)
         while True:
-            await asyncio.sleep_ms(TICK_MS)
+            await flag.wait()
             self.step(clock.dt_ms())
+            self.ticks += 1
+
+    def stop(self):
+        """The safe state once the loop has stopped (the host's Ctrl-C, a crash): silent, the
+        watchdog back with the feed timer, every rep on flash, the log closed, drift saved."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._timer is not None:
+            self._timer.deinit()
+        self.board.quiet()
+        self.board.keep_fed()  # first: the writes below may take a while
+        self.flush()
+        self.log.close()
+        self.drift.save()
 
 
 # Modules that only boot needs: the config's validation and the log's decoder (the log's
@@ -213,16 +386,30 @@ _BOOT_ONLY = ("config", "logread")
 
 
 def _boot():
-    """Load the config, open the board and the log, build the App. A function of its own, so
-    nothing boot made stays referenced from `main`'s frame while the loop runs."""
+    """Load the config, set the clock, open the board and the log, build the App. A function
+    of its own, so nothing boot made stays referenced from `main`'s frame while the loop runs.
+    The watchdog stays with boot.py's timer until the loop starts (`App.run`), so a boot that
+    raises, or a long log recovery, does not reset the board."""
     from dowel import config
+    from dowel.battery import Monitor
 
     cfg, reason = config.load()
     board = hal.Board(watchdog_on=True)
-    app = App(board, cfg, reason, Log(root="/logs"), hal.unique_id())
+    dt = hal.find_rtc()
+    if dt is not None:
+        hal.set_rtc(dt)  # the PCF8563 kept the date while the dowel was off
+    app = App(board, cfg, reason, Log(root="/logs"), hal.unique_id(), Monitor())
+    imu = board.imu
     print(
-        "@dowel boot firmware=%s imu=%d config=%s patient=%s"
-        % (FIRMWARE, board.imu is not None, "rejected" if reason else "ok", cfg["patient"])
+        "@dowel boot firmware=%s imu=%s who_am_i=0x%02x rtc=%d config=%s patient=%s"
+        % (
+            FIRMWARE,
+            imu.name if imu is not None else "none",
+            imu.who_am_i if imu is not None else 0,
+            dt is not None,
+            "rejected" if reason else "ok",
+            cfg["patient"],
+        )
     )
     return app
 
@@ -235,17 +422,85 @@ def _forget(name):
 
 
 async def main():
-    global current
-    app = current = _boot()
+    """Boot and run the loop. A boot that raises leaves the board at the REPL with the reason
+    kept (`boot_error`, FAULT_PATH) and boot.py's timer feeding the watchdog. /main.py runs
+    this inside `try`: `stop` and `crash` below give every way out its safe state."""
+    global current, boot_error
+    try:
+        app = _boot()
+    except Exception as exc:  # noqa: BLE001 - any boot failure: stay reachable, say why
+        boot_error = "boot " + _reason(exc)
+        print("@dowel boot_failed " + boot_error)
+        _write_fault(boot_error)
+        return
+    current = app
     for name in _BOOT_ONLY:
         _forget(name)
     gc.collect()
+    await app.run()
+
+
+def stop():
+    """/main.py's `finally`: the loop stopped, by the host's Ctrl-C (a KeyboardInterrupt
+    leaves `asyncio.run` at once and the task's own `finally` never runs:
+    extmod/asyncio/core.py catches only Exception) or by a crash."""
+    if current is not None:
+        current.stop()
+
+
+def crash(exc):
+    """A MemoryError or a bug in the loop: the safe state, the reason on flash, a reset (the
+    dowel starts again by itself; the host shows the reason, `last_fault`)."""
+    stop()
+    gc.collect()  # the loop's frames are gone: room to format the reason
+    line = "loop " + _reason(exc)
+    print("@dowel crash " + line)
+    _write_fault(line)
+    hal.reset()
+
+
+def _reason(exc):
+    """One line: the exception and where it was raised (the innermost frame)."""
+    import io
+
+    buf = io.StringIO()
+    sys.print_exception(exc, buf)
+    where = ""
+    for line in buf.getvalue().split("\n"):
+        line = line.strip()
+        if line.startswith("File "):
+            where = line
+    text = "%s: %s" % (type(exc).__name__, exc)
+    return (text + " (" + where + ")" if where else text)[:200]
+
+
+def _write_fault(line):
+    """FAULT_PATH holds one line, written whole: a temporary file renamed over the old one."""
+    import os
+
     try:
-        await app.run()
-    finally:
-        # Ctrl-C from the host, or a crash: silence the buzzer, close the log whole, and keep
-        # the watchdog fed while the REPL serves the host.
-        app.board.quiet()
-        app.log.close()
-        app.drift.save()
-        app.board.keep_fed()
+        tmp = FAULT_PATH + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("%s ticks_ms=%d\n" % (line, time.ticks_ms()))
+        os.rename(tmp, FAULT_PATH)
+    except OSError:
+        pass  # a flash that refuses: the console line is all there is
+
+
+def last_fault():
+    """Host call: the last boot failure or crash (one line), or None."""
+    try:
+        with open(FAULT_PATH) as f:
+            return f.readline().strip() or None
+    except OSError:
+        return None
+
+
+def clear_fault():
+    """Host call: the host has shown the fault; forget it."""
+    import os
+
+    try:
+        os.remove(FAULT_PATH)
+    except OSError:
+        pass

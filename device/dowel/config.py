@@ -65,8 +65,10 @@ class ConfigError(ValueError):
     """The config has bad fields; `errors` lists (field, message) for every one of them."""
 
     def __init__(self, errors):
+        # super(), not ValueError.__init__(self, ...): MicroPython's built-in types have no
+        # __init__ attribute to call (AttributeError), so the base is reached through super().
+        super().__init__("; ".join(field + ": " + msg for field, msg in errors))
         self.errors = errors
-        ValueError.__init__(self, "; ".join(field + ": " + msg for field, msg in errors))
 
 
 def _is_int(value):
@@ -193,22 +195,89 @@ def canonical(value):
     return json.dumps(value)
 
 
+# A config is a few hundred bytes (the defaults: 327 as saved) and three levels deep. A file
+# past these bounds is refused before it is parsed, so a huge file is never read whole, and
+# 4 KB of "[[[[" never becomes two thousand lists on the board's heap (nor a RecursionError in
+# CPython's parser, the host's `dowel replay --config`).
+MAX_BYTES = const(4096)
+MAX_DEPTH = const(8)
+_ENOENT = const(2)  # errno.ENOENT, the same on MicroPython, Linux, macOS and Windows
+
+
 def load(path=PATH):
-    """Return (cfg, reason). A missing file gives defaults and reason None; a corrupt or
-    out-of-range one gives defaults and the reason, for the fault cue and the host to read."""
+    """Return (cfg, reason); never raises, whatever the file holds. A missing file gives
+    defaults and reason None; any other file that is not a valid config (unreadable, empty,
+    huge, binary, bad JSON, nested, out of range, unknown fields) gives defaults and the reason,
+    for the fault cue at boot and for the host (`read`), which calls this again."""
+    used = path
     try:
-        with open(path) as f:
-            text = f.read()
-    except OSError:
-        try:
-            with open(path + ".tmp") as f:  # a save cut between its remove and rename
-                text = f.read()
-        except OSError:
-            return defaults(), None
+        data = _read(path)
+        if data is None:
+            used = path + ".tmp"  # a save cut between its remove and rename
+            data = _read(used)
+            if data is None:
+                return defaults(), None
+        return validate(_parse(data)), None
+    except Exception as exc:  # noqa: BLE001 - at boot, any failure here means defaults
+        return defaults(), "config " + used + " rejected, defaults in use: " + _why(exc)
+
+
+def _read(path):
+    """Up to MAX_BYTES + 1 bytes of the file, or None when there is no such file."""
     try:
-        return validate(json.loads(text)), None
-    except ValueError as exc:  # ConfigError and JSON syntax errors alike
-        return defaults(), "config " + path + " rejected, defaults in use: " + str(exc)
+        f = open(path, "rb")
+    except OSError as exc:
+        if exc.args and exc.args[0] == _ENOENT:
+            return None
+        raise
+    try:
+        return f.read(MAX_BYTES + 1)
+    finally:
+        f.close()
+
+
+def _parse(data):
+    """The JSON value in `data` (bytes), after the checks that keep the parser bounded."""
+    if len(data) > MAX_BYTES:
+        raise ValueError("the file is over %d bytes" % MAX_BYTES)
+    if not data.strip():
+        raise ValueError("the file is empty")
+    depth = 0
+    in_string = escaped = False
+    for i in range(len(data)):
+        b = data[i]
+        if b > 126 or (b < 32 and b not in (9, 10, 13)):
+            raise ValueError("not JSON text (byte 0x%02x at offset %d)" % (b, i))
+        if in_string:
+            if escaped:
+                escaped = False
+            elif b == 92:  # backslash
+                escaped = True
+            elif b == 34:  # quote
+                in_string = False
+        elif b == 34:
+            in_string = True
+        elif b == 91 or b == 123:  # [ {
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ValueError("nested deeper than %d levels" % MAX_DEPTH)
+        elif b == 93 or b == 125:  # ] }
+            depth -= 1
+    try:
+        return json.loads(data.decode())
+    except ValueError as exc:
+        raise ValueError("not valid JSON (" + (str(exc) or "syntax error") + ")")
+
+
+def _why(exc):
+    """One line for the reason: the message, or the exception's type when it has none."""
+    if isinstance(exc, ConfigError) or (isinstance(exc, ValueError) and exc.args):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return "the file cannot be read (OSError %s)" % (exc.args[0] if exc.args else "?")
+    if isinstance(exc, MemoryError):
+        return "not enough memory to read it"
+    return "%s %s" % (type(exc).__name__, exc)
 
 
 def save(cfg, path=PATH):

@@ -21,15 +21,39 @@ except ImportError:  # CPython: the host runs these same files
         return x
 
 
-HEAD_CUE = (2637, 220)  # E7, one beep
-MIDBACK_CUE = (1760, 110, 0, 80, 1760, 110)  # A6, two beeps
-SACRUM_CUE = (1047, 90, 0, 70, 1047, 90, 0, 70, 1047, 90)  # C6, three beeps
+# The transducer is a CUI Devices CEP-1126 (29.5 mm piezo audio transducer, external drive):
+# its datasheet rates 92 dB min at 10 cm at 2.8 kHz, 10 Vp-p square wave, and its "Typical
+# Frequency Response Curve" (page 2) is the curve the cues are placed on: every tone sits in
+# BAND_HZ, around that 2.8 kHz rating point, where a housed piezo of this size is loud, and
+# below 4 kHz, where the hearing of older patients falls off first. (The small Murata
+# PKM13EPYH4000-A0 listed before resonates at 4 kHz and is much quieter at 1-2.6 kHz, where the
+# cues used to be.) The three points stay apart by pitch and by count: head one high beep,
+# mid-back two middle, sacrum three low, a major third or a fourth apart.
+BAND_HZ = (2000, 4000)
+
+HEAD_CUE = (3520, 220)  # A7, one beep
+MIDBACK_CUE = (2637, 110, 0, 80, 2637, 110)  # E7, two beeps
+SACRUM_CUE = (2093, 90, 0, 70, 2093, 90, 0, 70, 2093, 90)  # C7, three beeps
 LOST_CUES = (None, HEAD_CUE, MIDBACK_CUE, SACRUM_CUE)  # indexed by point number 1..3
-READY_CUE = (1319, 60, 1976, 60)  # rising chirp: three points in contact, go
-GOOD_REP_CUE = (1568, 50, 0, 30, 2093, 70)  # optional chime after a clean rep
+READY_CUE = (2349, 60, 3136, 60)  # rising chirp: three points in contact, go
+GOOD_REP_CUE = (2794, 50, 0, 30, 3951, 70)  # optional chime after a clean rep
 # Config rejected at boot: a two-tone warble the patient will not mistake for a lost point.
-CONFIG_FAULT_CUE = (880, 150, 0, 100, 440, 150, 0, 100, 880, 150, 0, 100, 440, 150)
-LOG_FULL_CUE = (440, 600)  # long low tone at the end of a rep that could not be logged
+CONFIG_FAULT_CUE = (3136, 150, 0, 100, 2217, 150, 0, 100, 3136, 150, 0, 100, 2217, 150)
+LOG_FULL_CUE = (2000, 600)  # long low tone at the end of a rep that could not be logged
+# The cell is low (`dowel.battery`): three slow falling steps, once per discharge.
+LOW_BATTERY_CUE = (2960, 250, 0, 150, 2489, 250, 0, 150, 2217, 500)
+
+# Every cue by name, in the order `dowel selftest` plays them (the lost points first).
+NAMES = (
+    "HEAD_CUE",
+    "MIDBACK_CUE",
+    "SACRUM_CUE",
+    "READY_CUE",
+    "GOOD_REP_CUE",
+    "CONFIG_FAULT_CUE",
+    "LOG_FULL_CUE",
+    "LOW_BATTERY_CUE",
+)
 
 
 class CuePlayer:

@@ -1,81 +1,87 @@
-"""The one module that touches hardware: FSR inputs, LED, buzzer, watchdog, optional IMU.
+"""The one module that touches hardware: FSR inputs, LED, buzzer, cell voltage, watchdog, the
+I2C bus (IMU, real-time clock) and the timers.
 
     board = Board()
     readings = array("H", (0, 0, 0))
     board.read(readings)            # raw read_u16 counts: head, mid-back, sacrum
     board.tone(1760)                # 0 = silent; the LED follows the buzzer
+    board.battery_mv()              # the cell, mV (0: no cell switched in)
     if board.imu:
-        board.imu.read()            # updates board.imu.ax and board.imu.az
+        board.imu.read()            # updates board.imu.ax, .ay and .az (dowel.imu)
 
 Pins come from `dowel.pinmap`. Every call in the per-tick path writes into buffers made here,
 once, so the loop allocates nothing.
+
+Timers (ESP32: hardware timers 0-3, soft callbacks only, all stopped by a soft reset;
+ports/esp32/machine_timer.c): 0 feeds the watchdog while no loop runs and resets a board the
+host left alone (`feed_in_background`); 1 wakes the loop every tick (`tick_timer`).
 """
+
+import time
 
 import machine
 from micropython import const
 
 from dowel import pinmap
+from dowel.battery import cell_mv_from_pin_mv
+from dowel.imu import Imu
 
-_PWR_MGMT_1 = const(0x6B)
-_ACCEL_CONFIG = const(0x1C)
-_CONFIG = const(0x1A)
-_ACCEL_XOUT_H = const(0x3B)
-_WHO_AM_I = const(0x75)
 _BUZZER_DUTY = const(32768)  # 50 %: loudest square wave on a passive piezo
 
-
-class Mpu6050:
-    """Accelerometer of an MPU6050 at +-2 g (16384 counts per g), 21 Hz digital low-pass.
-
-    The loop reads it every 16 ms (62.5 Hz, `dowel.app.SLOW_TICK_MS`): the low-pass keeps what
-    it reads under that rate's Nyquist frequency (31 Hz), so little aliases, and a hinge (under
-    2 Hz) passes whole; its 8.5 ms delay is small beside the pitch filter's 30 ms."""
-
-    def __init__(self, i2c, addr=pinmap.MPU6050_ADDR):
-        self.i2c = i2c
-        self.addr = addr
-        self._buf = bytearray(6)
-        self.ax = 0
-        self.az = 0
-        if i2c.readfrom_mem(addr, _WHO_AM_I, 1)[0] not in (0x68, 0x98):
-            raise OSError("no MPU6050 at 0x%02x" % addr)
-        i2c.writeto_mem(addr, _PWR_MGMT_1, b"\x00")  # wake, internal oscillator
-        i2c.writeto_mem(addr, _ACCEL_CONFIG, b"\x00")  # +-2 g
-        i2c.writeto_mem(addr, _CONFIG, b"\x04")  # DLPF_CFG 4: 21 Hz
-
-    def read(self):
-        """Update `ax` and `az`: signed counts along the dowel (X) and out of the back (Z).
-        Attributes, not a returned tuple: a tuple per tick would allocate."""
-        buf = self._buf
-        self.i2c.readfrom_mem_into(self.addr, _ACCEL_XOUT_H, buf)
-        ax = (buf[0] << 8) | buf[1]
-        az = (buf[4] << 8) | buf[5]
-        if ax & 0x8000:
-            ax -= 0x10000
-        if az & 0x8000:
-            az -= 0x10000
-        self.ax = ax
-        self.az = az
+_i2c = [None]
 
 
-def find_imu():
-    """An Mpu6050 if one answers on the pin map's I2C bus, else None (the dowel works without)."""
-    try:
-        i2c = machine.I2C(
+def i2c():
+    """The pin map's I2C bus, made once (the IMU and the real-time clock share it)."""
+    if _i2c[0] is None:
+        _i2c[0] = machine.I2C(
             pinmap.I2C_ID,
             scl=machine.Pin(pinmap.I2C_SCL_PIN),
             sda=machine.Pin(pinmap.I2C_SDA_PIN),
             freq=pinmap.I2C_FREQ_HZ,
         )
-        if pinmap.MPU6050_ADDR not in i2c.scan():
+    return _i2c[0]
+
+
+def find_imu():
+    """An `imu.Imu` (MPU6050 or MPU-6500) if one answers on the pin map's I2C bus, else None
+    (the dowel works without)."""
+    try:
+        bus = i2c()
+        if pinmap.MPU6050_ADDR not in bus.scan():
             return None
-        return Mpu6050(i2c)
+        return Imu(bus, pinmap.MPU6050_ADDR)
     except OSError:
         return None
 
 
+def find_rtc():
+    """The PCF8563's time as a `machine.RTC().datetime()` tuple if one answers and kept time
+    while the dowel was off (its VL flag clear), else None."""
+    from dowel.rtc8563 import Pcf8563
+
+    try:
+        return Pcf8563(i2c(), pinmap.RTC_ADDR).datetime()
+    except OSError:  # ENODEV: no clock fitted
+        return None
+
+
+def set_rtc(dt):
+    machine.RTC().datetime(dt)
+
+
 WDT_MS = const(5000)  # the loop feeds it every slow tick (16 ms); a hang resets the board
 _FEED_TIMER_ID = const(0)
+_TICK_TIMER_ID = const(1)
+# With the loop stopped (the host's Ctrl-C, a failed boot, a soft reset into the raw REPL) and
+# no host call for this long, the feed timer hard-resets the board, which boots into the loop
+# again: a host that vanished mid-command (killed, unplugged on battery) does not leave the
+# dowel silent. A soft reset cannot be raised from a timer callback (it is `sys.exit`, an
+# exception in the callback: extmod/modmachine.c), so it is `machine.reset()`. Override, in
+# seconds, with `/host_idle.txt` (0: never); host calls push it back with `keepalive()`.
+HOST_IDLE_MS = const(300000)
+HOST_IDLE_PATH = "/host_idle.txt"
+_host = [0, HOST_IDLE_MS]  # the deadline (ticks_ms), the idle time allowed (0: never)
 
 
 def watchdog():
@@ -84,17 +90,52 @@ def watchdog():
     return machine.WDT(timeout=WDT_MS)
 
 
+def _host_idle_ms():
+    try:
+        with open(HOST_IDLE_PATH) as f:
+            return int(f.read().strip()) * 1000
+    except (OSError, ValueError):
+        return HOST_IDLE_MS
+
+
+def keepalive(idle_ms=None):
+    """A host call touches this: the board resets only after `idle_ms` (default: as set at
+    boot) without one. `keepalive(0)`: never, until the next boot (a developer at the REPL)."""
+    if idle_ms is not None:
+        _host[1] = idle_ms
+    _host[0] = time.ticks_add(time.ticks_ms(), _host[1])
+    return _host[1]
+
+
 def feed_in_background(wdt):
     """Feed `wdt` from a timer while no firmware loop runs: the REPL, mpremote, the host tools.
     A soft reset stops timers but not the watchdog, so `/boot.py` calls this on every boot;
-    the loop stops the timer when it takes over, and restarts it when it ends."""
+    the loop stops the timer when it takes over, and restarts it when it ends. The same timer
+    resets a board left with no host call for `/host_idle.txt` seconds (HOST_IDLE_MS)."""
+    _host[1] = _host_idle_ms()
+    keepalive()
+
+    def feed(_t):
+        wdt.feed()
+        if _host[1] and time.ticks_diff(time.ticks_ms(), _host[0]) > 0:
+            print("@dowel host_idle reset after %d s without a host call" % (_host[1] // 1000))
+            machine.reset()
+
     machine.Timer(_FEED_TIMER_ID).init(
-        period=WDT_MS // 2, mode=machine.Timer.PERIODIC, callback=lambda _t: wdt.feed()
+        period=WDT_MS // 2, mode=machine.Timer.PERIODIC, callback=feed
     )
 
 
 def stop_background_feed():
     machine.Timer(_FEED_TIMER_ID).deinit()
+
+
+def tick_timer(period_ms, callback):
+    """A periodic timer calling `callback(timer)` every `period_ms`: it wakes the loop on time,
+    where an asyncio sleep would wait for the 100 Hz FreeRTOS tick."""
+    t = machine.Timer(_TICK_TIMER_ID)
+    t.init(period=period_ms, mode=machine.Timer.PERIODIC, callback=callback)
+    return t
 
 
 class Board:
@@ -105,18 +146,24 @@ class Board:
             adc.atten(machine.ADC.ATTN_11DB)  # full 0-3.3 V range; linear ~150-2450 mV
             adcs.append(adc)
         self._adc0, self._adc1, self._adc2 = adcs
+        # The cell through its divider: 11 dB, read_uv (IDF-calibrated, ports/esp32/adc.c).
+        self._battery = machine.ADC(machine.Pin(pinmap.BATTERY_PIN))
+        self._battery.atten(machine.ADC.ATTN_11DB)
         self._led = machine.Pin(pinmap.LED_PIN, machine.Pin.OUT, value=0)
         self._pwm = machine.PWM(machine.Pin(pinmap.BUZZER_PIN), freq=1000, duty_u16=0)
         self.imu = find_imu()
-        self._wdt = None
-        if watchdog_on:
-            self._wdt = watchdog()
-            stop_background_feed()  # from here on the loop feeds it, so a hung loop resets
+        # The watchdog stays with boot.py's timer until the loop takes it (`take_watchdog`):
+        # a boot that fails after this leaves it fed.
+        self._wdt = watchdog() if watchdog_on else None
 
     def read(self, out):
         out[0] = self._adc0.read_u16()
         out[1] = self._adc1.read_u16()
         out[2] = self._adc2.read_u16()
+
+    def battery_mv(self):
+        """The cell's voltage, mV, from the divider on BATTERY_PIN (0: no cell switched in)."""
+        return cell_mv_from_pin_mv(self._battery.read_uv() // 1000)
 
     def tone(self, freq_hz):
         if freq_hz:
@@ -129,6 +176,21 @@ class Board:
 
     def led(self, on):
         self._led.value(1 if on else 0)
+
+    def retry_imu(self):
+        """After the IMU failed: set it up again (`Imu.restore`), or look for it again when it
+        was never set up. True when it answers now. A NACK fails at once; a hung bus blocks up
+        to (1 + bytes) x 100 ms per transfer (ports/esp32/machine_i2c.c) before ETIMEDOUT."""
+        if self.imu is None:
+            self.imu = find_imu()
+            return self.imu is not None
+        self.imu.restore()  # raises OSError when it does not answer
+        return True
+
+    def take_watchdog(self):
+        """The loop starts: from here on it feeds the watchdog, so a hung loop resets."""
+        if self._wdt:
+            stop_background_feed()
 
     def feed(self):
         if self._wdt:
@@ -151,3 +213,7 @@ def unique_id():
 
 def rtc_datetime():
     return machine.RTC().datetime()
+
+
+def reset():
+    machine.reset()

@@ -1,4 +1,4 @@
-"""The rep log's record format (version 1), defined once: the firmware writes, the host reads.
+"""The rep log's record format (version 3), defined once: the firmware writes, the host reads.
 
     packer = RepPacker()
     packer.base(-1, 0)                       # after a session header: no rep yet, clock at 0
@@ -20,11 +20,13 @@ A segment file is a sequence of *frames*:
     CRC        CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF) of every byte before it, big-endian
 
 Kinds: 1 segment header (first frame of every file: b"DWL", format version, store epoch, segment
-number), 2 session header, 3 short rep (bit-packed, ~12 bytes), 4 long rep (varints: anything
-the short form cannot hold). A short rep is coded against the previous rep of its session
-(seq + 1, start as the gap since the previous rep ended); a session header sets that base, and a
-segment that continues a session opens with a copy of its header carrying the base, so every
-segment decodes on its own (earlier ones may already be pulled and deleted).
+number), 2 session header (number, flags, device id, firmware, config hash, patient, ticks,
+[RTC], [continued base], boot, battery), 3 short rep (bit-packed, ~12 bytes), 4 long rep
+(varints: anything the short form cannot hold). A short rep is coded against the previous
+rep of its session (seq + 1, start as the gap since the previous rep ended); a session header
+sets that base, and a segment that continues a session opens with a copy of its header
+carrying the base, so every segment decodes on its own (earlier ones may already be pulled
+and deleted).
 
 Short rep payload, bits LSB first: lost_mask:3 first_lost:2 imu:1 wide:1 gap:13|21 duration:14,
 then when a point was lost loss_at:14, then with the IMU [loss_pitch:11s] depth:11s lower:13
@@ -32,15 +34,23 @@ pause:13; rise is implicit (duration - lower - pause, which is how the rep machi
 a rep where that does not hold takes the long form). Sizes with framing: 12 bytes for a clean
 IMU rep, 15 with a loss, 8/9 without an IMU (one more byte for gaps over 8.19 s).
 
-Error detection: a torn write (power cut, Ctrl-C) leaves a frame whose length runs past the end
-of the file, or erased bytes: both are recognised exactly. For corruption inside a frame, the
-CRC-16 catches every error burst up to 16 bits and every 1-3 bit error (Hamming distance 4 at
-these lengths), and lets through 1 in 65536 of arbitrary garbage; kind, length, the segment
-magic and exact payload parsing reject most of that too. The decoder stops at the first frame
-that fails (it never resynchronises inside a segment, where a CRC-16 over random bytes would
-accept one false frame in ~65536 tries), so random bytes cannot produce records. CRC-8 would
-pass 1 in 256 and CRC-32 would cost 2 more bytes per rep (+17 %); transfers to the host are also
-covered by a SHA-256 of the whole segment.
+Error detection: a torn write (power cut, Ctrl-C on FAT) leaves a frame whose length runs past
+the end of the file, or erased bytes; on littlefs, which commits whole writes, the same shapes
+mean damage, so only the store can say a tail is unfinished (`dowel.logstore`). For corruption
+inside a frame, the CRC-16 catches every error burst up to 16 bits and every 1-3 bit error
+(Hamming distance 4 at these lengths), and lets through 1 in 65536 of arbitrary garbage; kind,
+length, the segment magic and exact payload parsing reject most of that too. After a bad frame
+the decoder resynchronises only where two whole frames follow each other (or a frame ends the
+file), so random bytes pass one in ~2**32 tries; the host's decoder also corrects one flipped
+bit per frame (`dowel.logread`). CRC-8 would pass 1 in 256 and CRC-32 would cost 2 more bytes
+per rep (+17 %); transfers to the host are also covered by a SHA-256 of the whole segment.
+
+Version 2 added `boot` to the session header: four random bytes the store draws
+at every boot, so a session stays unique on its device even if its number were ever reused
+(a state file that went back). Version 3 (this encoder) adds one byte after it, the battery
+level at the session's start: 0..100 percent, 255 when unknown (no battery monitor). The bytes
+are per session, not per rep, so a rep's size is unchanged. Version 1 and 2 segments still
+decode (`boot` None in version 1, `battery_pct` None in both).
 """
 
 from array import array
@@ -53,7 +63,7 @@ except ImportError:  # CPython: the host runs these same files
         return x
 
 
-FORMAT_VERSION = const(1)
+FORMAT_VERSION = const(3)
 MAGIC = b"DWL"
 
 K_SEGMENT = const(1)
@@ -65,6 +75,7 @@ MAX_PAYLOAD = const(255)
 MAX_FRAME = const(259)  # 2 header bytes + 255 + CRC
 MAX_REP_FRAME = const(64)  # the long rep's worst case: 2 flag bytes + 9 five-byte varints
 MAX_TEXT = const(32)  # device id, firmware, config hash, patient: bytes kept in a header
+BATTERY_UNKNOWN = const(255)  # the session header's battery byte when no level was measured
 
 # Short rep field widths (bits).
 GAP_BITS = const(13)
@@ -161,10 +172,19 @@ def segment_header(epoch, segment):
 
 
 def session_header(
-    session, device_id, firmware, config_hash, patient, rtc, ticks_ms, has_imu, base=None
+    session, device_id, firmware, config_hash, patient, rtc, ticks_ms, has_imu, base=None,
+    boot=0, battery_pct=None
 ):
     """A session header frame. `rtc`: (year, month, day, hour, minute, second) or None.
-    `base`: None for a new session, else (seq, end_ms) of its last rep in an earlier segment."""
+    `base`: None for a new session, else (seq, end_ms) of its last rep in an earlier segment.
+    `boot`: the store's random 32-bit number for this boot. `battery_pct`: 0..100, or None
+    when unknown; a value outside 0..100 is a ValueError."""
+    if battery_pct is None:
+        battery = BATTERY_UNKNOWN
+    elif 0 <= battery_pct <= 100:
+        battery = int(battery_pct)
+    else:
+        raise ValueError("battery_pct 0..100 or None, not %r" % (battery_pct,))
     p = bytearray()
     _uvarint(p, session)
     flags = (S_IMU if has_imu else 0) | (S_RTC if rtc else 0) | (S_CONTINUED if base else 0)
@@ -180,6 +200,8 @@ def session_header(
     if base:
         _uvarint(p, _zigzag(base[0]))
         _uvarint(p, _zigzag(base[1]))
+    p.extend(bytes(((boot >> s) & 0xFF for s in (0, 8, 16, 24))))
+    p.append(battery)
     return frame(K_SESSION, p)
 
 
@@ -342,8 +364,8 @@ def _check(value):
         raise ValueError("rep field out of range")
 
 
-def decode(data, reps=True):
+def decode(data, reps=True, repair=False):
     """`dowel.logread.decode`, loaded on first use (see above)."""
     from dowel import logread
 
-    return logread.decode(data, reps)
+    return logread.decode(data, reps, repair)

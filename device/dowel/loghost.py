@@ -3,7 +3,7 @@ called as `dowel.logstore.<name>` (see there), whose functions load this module 
 Apart from the store because the firmware loop never needs them, and a loaded module's bytecode
 stays in RAM.
 
-    link.call("dowel.logstore", "segments")     # -> [(name, size, sha256 hex)], oldest first
+    link.call("dowel.logstore", "segments")     # -> [(name, size, sha256 hex, unfinished)]
 """
 
 import os
@@ -11,6 +11,7 @@ import os
 from dowel import logfmt, logstore
 from dowel.logstore import (
     MARGIN_BYTES,
+    _forget_unfinished,
     _free_bytes,
     _is_seg,
     _load_state,
@@ -21,6 +22,7 @@ from dowel.logstore import (
     _save_state,
     _scan,
     _size,
+    _unfinished,
 )
 
 
@@ -89,13 +91,15 @@ def status(root=None):
 
 
 def segments(root=None):
-    """[(name, size, sha256 hex)] of every segment, oldest first."""
+    """[(name, size, sha256 hex, unfinished)] of every segment, oldest first (`unfinished`:
+    where a failed write began, else -1)."""
     _quiesce()
     root = _root(root)
+    st = _load_state(root) or {}
     out = []
     for name in _names(root):
         path = _path(root, name)
-        out.append((name, _size(path), _sha256(path)))
+        out.append((name, _size(path), _sha256(path), _unfinished(st, name)))
     return out
 
 
@@ -133,6 +137,13 @@ def delete(items, root=None):
             continue
         os.remove(path)
         out["deleted"].append(name)
+    st = _load_state(root)
+    if st is not None and st.get("unfinished"):
+        _forget_unfinished(st, out["deleted"] + out["missing"])
+        try:
+            _save_state(root, st)
+        except OSError:
+            pass  # a stale mark names a file that is gone: nothing reads it
     return out
 
 

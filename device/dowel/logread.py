@@ -3,14 +3,31 @@ the board at boot, to recover the log's tail (`dowel.logstore`). Apart from the 
 the board can drop it once booted (`dowel.app`): the firmware loop only writes.
 
     seg = decode(open("/logs/00000001.dwl", "rb").read())
-    seg.reps, seg.sessions, seg.good_bytes, seg.error, seg.torn
+    seg.reps, seg.sessions, seg.good_bytes, seg.error, seg.torn, seg.skipped
     quick = decode(data, reps=False)     # the boot scan: rep frames checked and counted only
+    host = decode(data, repair=True)     # the host: also corrects a frame's single flipped bit
+
+Damage does not stop the decoder: after a frame that fails it looks for the next place where a
+whole frame with a good CRC starts *and* is followed by another one (or by the end of the
+data), so random bytes would have to pass two CRC-16s in a row (1 in 2**32) to make a record.
+The bytes in between are reported in `skipped`. A short rep is coded against the rep before
+it, so after skipped bytes the reps of that session cannot be placed (their seq and start are
+unknown) until the next session header restarts the context: they are counted in `unplaced`,
+never guessed.
+
+With `repair` (the host), a frame that fails is first tried with each of its bits flipped: the
+CRC-16 has Hamming distance 4 at these lengths, so a single flipped bit has exactly one
+correction, and two flipped bits have none. A correction is taken only when it is the only one
+found, it parses, and a whole frame (or the end of the data) follows it; each is listed in
+`repaired` (three or more flipped bits in one frame could be miscorrected: callers treat a
+repaired segment as damaged, see `host_tools.logpull`).
 """
 
 from dowel.logfmt import (
+    _CRC,
+    BATTERY_UNKNOWN,
     DDEG_BITS,
     DUR_BITS,
-    FORMAT_VERSION,
     GAP_BITS,
     GAP_WIDE_BITS,
     K_REP,
@@ -27,6 +44,8 @@ from dowel.logfmt import (
     crc16,
 )
 
+READ_VERSIONS = (1, 2, 3)  # 1: no boot nonce in session headers; 1 and 2: no battery byte
+
 
 def _unzigzag(z):
     return z >> 1 if not z & 1 else -((z + 1) >> 1)
@@ -41,7 +60,7 @@ class Segment:
 
 class Session:
     def __init__(self, number, flags, device_id, firmware, config_hash, patient, ticks_ms, rtc,
-                 base):
+                 base, boot=None, battery_pct=None):
         self.number = number
         self.has_imu = bool(flags & S_IMU)
         self.continued = bool(flags & S_CONTINUED)
@@ -52,6 +71,8 @@ class Session:
         self.ticks_ms = ticks_ms
         self.rtc = rtc  # (year, month, day, hour, minute, second) or None
         self.base = base  # (seq, end_ms) or None
+        self.boot = boot  # the store's random number for the boot that wrote it (None: v1)
+        self.battery_pct = battery_pct  # 0..100 at the session's start; None: unknown (or v1/v2)
 
 
 class Rep:
@@ -80,9 +101,12 @@ class Rep:
 
 class Decoded:
     """What `decode` found. `good_bytes`: length of the prefix of whole, valid frames.
-    `error`: why decoding stopped early (None: every byte decoded). `torn`: the undecodable
-    tail is one interrupted write (a frame running past the end, or erased bytes), not damage.
-    `unsupported`: the segment was written in another format version."""
+    `error`: the first problem (None: every byte decoded, nothing repaired). `skipped`:
+    [(start, end)] byte ranges that decoded to nothing. `torn`: the only such range is the
+    tail and it has the shape of one interrupted write (a frame running past the end, or
+    erased bytes); whether it *is* one only the store can say (littlefs commits whole writes).
+    `unplaced`: whole rep frames after skipped bytes, whose base was lost. `repaired`:
+    [(byte, bit)] corrected single-bit errors. `unsupported`: another format version."""
 
     def __init__(self):
         self.segment = None  # type: Segment | None
@@ -94,9 +118,19 @@ class Decoded:
         self.error = None  # type: str | None
         self.torn = False
         self.unsupported = False
+        self.skipped = []  # type: list[tuple[int, int]]
+        self.skipped_bytes = 0
+        self.unplaced = 0
+        self.unplaced_bytes = 0
+        self.repaired = []  # type: list[tuple[int, int]]
         self.last_session = None  # type: Session | None
         self.base_seq = -1
         self.base_end_ms = 0
+        self.known = True  # False after skipped bytes, until a session header
+
+    def damaged(self):
+        """True when some bytes were not decoded as they are (skipped, unplaced, repaired)."""
+        return bool(self.skipped or self.unplaced or self.repaired)
 
 
 class _Bad(Exception):
@@ -137,6 +171,10 @@ class _Reader:
 
     def svarint(self):
         return _unzigzag(self.uvarint())
+
+    def u32(self):
+        e = self.take(4)
+        return e[0] | (e[1] << 8) | (e[2] << 16) | (e[3] << 24)
 
     def text(self):
         n = self.byte()
@@ -182,14 +220,13 @@ def _parse_segment(r):
     if r.take(3) != MAGIC:
         raise _Bad("not a dowel log segment")
     version = r.byte()
-    e = r.take(4)
-    epoch = e[0] | (e[1] << 8) | (e[2] << 16) | (e[3] << 24)
+    epoch = r.u32()
     number = r.uvarint()
     r.done()
     return Segment(version, epoch, number)
 
 
-def _parse_session(r):
+def _parse_session(r, version):
     number = r.uvarint()
     flags = r.byte()
     if flags & ~(S_IMU | S_RTC | S_CONTINUED):
@@ -209,8 +246,17 @@ def _parse_session(r):
     base = None
     if flags & S_CONTINUED:
         base = (r.svarint(), r.svarint())
+    boot = r.u32() if version >= 2 else None
+    battery = None
+    if version >= 3:
+        battery = r.byte()
+        if battery == BATTERY_UNKNOWN:
+            battery = None
+        elif battery > 100:
+            raise _Bad("bad battery level")
     r.done()
-    return Session(number, flags, device_id, firmware, config_hash, patient, ticks_ms, rtc, base)
+    return Session(number, flags, device_id, firmware, config_hash, patient, ticks_ms, rtc, base,
+                   boot, battery)
 
 
 def _parse_short(b, session, base_seq, base_end_ms):
@@ -264,82 +310,197 @@ def _blank(data, pos, end):
     return True
 
 
-def decode(data, reps=True):
-    """Decode one segment file's bytes. Never raises on bad input: it stops at the first frame
-    that is not whole and valid and says why in `error`. `reps=False` is the device's boot
-    scan: rep frames are checked (kind, length, CRC) and counted but not parsed, four times
-    faster; only the host's full decode also checks each rep's payload."""
+def _extent(data, pos, n):
+    """(kind, header bytes, frame end) from the frame header at pos; raises _Bad(why, end)."""
+    b0 = data[pos]
+    kind = b0 >> 5
+    length = b0 & 31
+    head = 1
+    if kind < K_SEGMENT or kind > K_REP_LONG:
+        raise _Bad("no record here (kind %d)" % kind, -1)
+    if length == 31:
+        if pos + 1 >= n:
+            raise _Bad("record cut short", n + 1)
+        length = data[pos + 1]
+        head = 2
+        if length < 31:
+            raise _Bad("bad length", -1)
+    end = pos + head + length + 2
+    if end > n:
+        raise _Bad("record cut short", end)
+    return kind, head, end
+
+
+def _crc_ok(data, pos, end):
+    return (data[end - 2] << 8) | data[end - 1] == crc16(data, pos, end - 2)
+
+
+def _sound(data, pos, n):
+    """End of a whole frame with a good CRC (not a segment header) at pos, else -1."""
+    try:
+        kind, _head, end = _extent(data, pos, n)
+    except _Bad:
+        return -1
+    if kind == K_SEGMENT or not _crc_ok(data, pos, end):
+        return -1
+    return end
+
+
+def _parse(out, data, pos, n, reps):
+    """(kind, record or None, end) of the frame at pos in the decoder's current context. No
+    side effect: raises _Bad(why, end) when the frame is not whole and valid."""
+    kind, head, end = _extent(data, pos, n)
+    if not _crc_ok(data, pos, end):
+        raise _Bad("CRC mismatch", -1)
+    p0 = pos + head
+    p1 = end - 2
+    if out.segment is None:
+        if kind != K_SEGMENT:
+            raise _Bad("no segment header", -1)
+        seg = _parse_segment(_Reader(data, p0, p1))
+        if seg.version not in READ_VERSIONS:
+            out.unsupported = True
+            raise _Bad("log format version %d (this reader: %s)"
+                       % (seg.version, "/".join(str(v) for v in READ_VERSIONS)), -1)
+        return kind, seg, end
+    if kind == K_SEGMENT:
+        raise _Bad("second segment header", -1)
+    if kind == K_SESSION:
+        return kind, _parse_session(_Reader(data, p0, p1), out.segment.version), end
+    session = out.last_session
+    if session is None and out.known:
+        raise _Bad("rep before any session header", -1)
+    if not reps:
+        return kind, None, end
+    if kind == K_REP:
+        rep = _parse_short(_Bits(data, p0, p1), session, out.base_seq, out.base_end_ms)
+    else:
+        rep = _parse_long(_Reader(data, p0, p1), session)
+    return kind, rep, end
+
+
+def _commit(out, kind, record, size):
+    if kind == K_SEGMENT:
+        out.segment = record
+    elif kind == K_SESSION:
+        out.sessions.append(record)
+        out.last_session = record
+        out.known = True
+        if record.base:
+            out.base_seq, out.base_end_ms = record.base
+        else:
+            out.base_seq, out.base_end_ms = -1, 0
+    elif not out.known:
+        out.unplaced += 1  # whole and valid, but its base was in the skipped bytes
+        out.unplaced_bytes += size
+    else:
+        out.rep_count += 1
+        if record is not None:
+            record.frame_bytes = size
+            out.base_seq = record.seq
+            out.base_end_ms = record.start_ms + record.duration_ms
+            out.reps.append(record)
+
+
+def _followed(data, end, n):
+    """A frame ending at `end` is confirmed by what follows: the end, erased bytes, a frame."""
+    return end >= n or _blank(data, end, n) or _sound(data, end, n) > 0
+
+
+def _resync(out, data, pos, n):
+    """The next position after pos where a confirmed frame starts, or n."""
+    for q in range(pos + 1, n):
+        end = _sound(data, q, n)
+        if end > 0 and _followed(data, end, n):
+            return q
+    return n
+
+
+def _candidate(out, buf, pos, n, reps, i, bit, found):
+    for f in found:
+        if f[0] == i and f[1] == bit:
+            return
+    buf[i] ^= 1 << bit
+    try:
+        kind, record, end = _parse(out, buf, pos, n, reps)
+        if _followed(buf, end, n):
+            found.append((i, bit, kind, record, end))
+    except (_Bad, UnicodeError):
+        pass
+    buf[i] ^= 1 << bit
+
+
+def _repair(out, data, pos, n, reps):
+    """Correct one flipped bit in the frame at pos: (byte, bit, kind, record, end) or None."""
+    buf = bytearray(data)
+    found = []
+    # Header bytes: a flip there moves the frame's end, so each is tried whole.
+    for i in range(pos, min(pos + 2, n)):
+        for bit in range(8):
+            _candidate(out, buf, pos, n, reps, i, bit, found)
+    try:
+        kind, head, end = _extent(buf, pos, n)
+    except _Bad:
+        end = -1
+    if end > 0:
+        # The header holds: the CRC's syndrome points at the flipped bit (CRC linearity).
+        syn = crc16(buf, pos, end - 2) ^ ((buf[end - 2] << 8) | buf[end - 1])
+        if syn and not syn & (syn - 1):
+            s = 0
+            while not syn >> s & 1:
+                s += 1
+            _candidate(out, buf, pos, n, reps, end - 2 if s >= 8 else end - 1, s & 7, found)
+        for bit in range(8):
+            c = _CRC[1 << bit]
+            for i in range(end - 3, pos + 1, -1):
+                if c == syn:
+                    _candidate(out, buf, pos, n, reps, i, bit, found)
+                c = ((c << 8) & 0xFF00) ^ _CRC[(c >> 8) & 0xFF]
+    return found[0] if len(found) == 1 else None
+
+
+def decode(data, reps=True, repair=False):
+    """Decode one segment file's bytes. Never raises on bad input: a frame that is not whole
+    and valid is skipped to the next confirmed frame (see above), and the first problem is
+    described in `error`. `reps=False` is the device's boot scan: rep frames are checked
+    (kind, length, CRC) and counted but not parsed, four times faster; only the host's full
+    decode also checks each rep's payload. `repair`: correct single flipped bits (host)."""
     out = Decoded()
     n = len(data)
     pos = 0
-    session = None
     while pos < n:
-        b0 = data[pos]
-        kind = b0 >> 5
-        length = b0 & 31
-        head = 1
-        end = -1
         try:
-            if kind < K_SEGMENT or kind > K_REP_LONG:
-                raise _Bad("no record here (kind %d)" % kind)
-            if length == 31:
-                if pos + 1 >= n:
-                    end = n + 1
-                    raise _Bad("record cut short")
-                length = data[pos + 1]
-                head = 2
-                if length < 31:
-                    raise _Bad("bad length")
-            end = pos + head + length + 2
-            if end > n:
-                raise _Bad("record cut short")
-            c = crc16(data, pos, end - 2)
-            if (data[end - 2] << 8) | data[end - 1] != c:
-                raise _Bad("CRC mismatch")
-            p0 = pos + head
-            p1 = end - 2
-            if out.segment is None:
-                if kind != K_SEGMENT:
-                    raise _Bad("no segment header")
-                seg = _parse_segment(_Reader(data, p0, p1))
-                if seg.version != FORMAT_VERSION:
-                    out.unsupported = True
-                    raise _Bad("log format version %d (this reader: %d)"
-                               % (seg.version, FORMAT_VERSION))
-                out.segment = seg
-            elif kind == K_SEGMENT:
-                raise _Bad("second segment header")
-            elif kind == K_SESSION:
-                s = _parse_session(_Reader(data, p0, p1))
-                session = s
-                out.sessions.append(s)
-                out.last_session = s
-                if s.base:
-                    out.base_seq, out.base_end_ms = s.base
-                else:
-                    out.base_seq, out.base_end_ms = -1, 0
-            elif session is None:
-                raise _Bad("rep before any session header")
-            elif not reps:
-                out.rep_count += 1
-            else:
-                if kind == K_REP:
-                    rep = _parse_short(_Bits(data, p0, p1), session, out.base_seq,
-                                       out.base_end_ms)
-                else:
-                    rep = _parse_long(_Reader(data, p0, p1), session)
-                rep.frame_bytes = end - pos
-                out.base_seq = rep.seq
-                out.base_end_ms = rep.start_ms + rep.duration_ms
-                out.rep_count += 1
-                out.reps.append(rep)
+            kind, record, end = _parse(out, data, pos, n, reps)
         except (_Bad, UnicodeError) as exc:
-            out.error = "%s at byte %d" % (exc.args[0] if exc.args else "bad record", pos)
-            out.tail_bytes = n - pos
-            # Torn: nothing after the bad frame (it runs to or past the end, or only erased
-            # bytes follow); anything else is damage with data possibly behind it.
-            out.torn = end >= n or _blank(data, pos, n)
-            return out
+            why = exc.args[0] if exc.args else "bad record"
+            far = exc.args[1] if len(exc.args) > 1 else -1
+            fix = None
+            if repair and not out.unsupported:
+                fix = _repair(out, data, pos, n, reps)
+            if out.error is None:
+                out.error = "%s at byte %d" % (why, pos)
+                out.tail_bytes = n - pos
+            if fix is not None:
+                out.repaired.append((fix[0], fix[1]))
+                kind, record, end = fix[2], fix[3], fix[4]
+            else:
+                if out.segment is None:
+                    # No segment header: neither the format version nor the epoch is known.
+                    out.torn = far >= n or _blank(data, pos, n)
+                    out.skipped.append((pos, n))
+                    out.skipped_bytes += n - pos
+                    return out
+                q = _resync(out, data, pos, n)
+                out.skipped.append((pos, q))
+                out.skipped_bytes += q - pos
+                out.known = False
+                if q >= n:
+                    out.torn = len(out.skipped) == 1 and not out.repaired and (
+                        far >= n or _blank(data, pos, n))
+                pos = q
+                continue
+        _commit(out, kind, record, end - pos)
         pos = end
-        out.good_bytes = pos
+        if out.error is None:
+            out.good_bytes = pos
     return out

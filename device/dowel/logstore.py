@@ -2,26 +2,36 @@
 
     log = Log(root="/logs")                    # at boot: recovers a torn tail, finds its place
     n = log.begin_session(machine.unique_id(), "0.1.0", cfg_hash, "P-0001",
-                          machine.RTC().datetime(), time.ticks_ms(), True)
+                          machine.RTC().datetime(), time.ticks_ms(), True, battery_pct=87)
     log.add_rep(0, 0, 4100, 0, 0, None, None, 720, 1500, 600, 2000)   # False: full, not written
     log.full                                   # logging stopped: flash nearly full
     log.close()
 
 The host calls the module functions over the raw REPL (the firmware loop is stopped then):
-`status()`, `segments()` -> [(name, size, sha256 hex)], `read(name, offset, size)` -> base64,
+`status()`, `segments()` -> [(name, size, sha256 hex, unfinished offset or -1)],
+`read(name, offset, size)` -> base64,
 `delete([(name, sha256 hex)])`, `set_rtc(datetime_tuple)`, `reserve_sessions(n)`,
 `ack_dropped(n)`.
 
 Layout: `<root>/NNNNNNNN.dwl` segments (format: `dowel.logfmt`) of at most SEGMENT_BYTES, and
 `<root>/state0.json` and `state1.json`: two copies of the store's state (epoch, next session and
-segment numbers, when the host last set the RTC, reps dropped while full), written alternately
-with a counter, so a power cut mid-write always leaves the previous one whole.
+segment numbers, when the host last set the RTC, reps dropped while full, segments whose last
+write failed), written alternately with a counter, so a power cut mid-write always leaves the
+previous one whole. Every session header also carries `boot`, a random number drawn at each
+boot, so a session is unique on its device even if its number ever went back.
 
 Power safety: a record is written whole with one `write` and flushed at once; on littlefs a
 power cut loses at most the record being written. A segment that does not end cleanly (a torn
 tail, from FAT or an interrupted write) is never appended to again: the next record starts a
 new segment, and the decoder drops the torn bytes. Session numbers are persisted before use, so
 a number is never reused (at boot the store also takes the last segment's session + 1).
+
+A failed state save is a fault: a session or segment number that is not on flash is never
+used. Logging stops (`full`: `add_rep` returns False, the app plays the log-full cue) until a
+later `begin_session` manages to save again. When a record's write fails, the store notes the
+segment and the offset where that write began (`unfinished`): only such a tail, reported by
+the store, is one the host may delete without importing (littlefs commits whole writes, so
+any other undecodable tail is damage).
 
 The current segment: the Log appends to the last segment across boots until it is full. When the
 host pulls, the loop is stopped (Ctrl-C runs the app's `log.close()`), every host call first
@@ -57,6 +67,12 @@ _SUFFIX = ".dwl"
 _DROP_SAVE_EVERY = const(16)
 
 _live = None  # the Log the firmware loop writes through, detached by every host call
+# The `boot` of the last session begun since this interpreter started (None: none yet). A soft
+# reset clears it, and the host's Ctrl-C does not: when the host finds here the boot of the
+# log's last session, no reset came between that session and now, so the board's ticks_ms
+# still counts from the same power-on (`dowel.clock.sync`, `host_tools.session_dates`).
+session_boot = None
+_BOOT_MASK = const(0x7FFFFFFF)
 _MP = sys.implementation.name == "micropython"
 
 
@@ -100,6 +116,11 @@ def _new_epoch():
         return random.getrandbits(32)
 
 
+def _new_boot():
+    # Never 0 (version 1 sessions have none); under 2**31 so it stays a small int on the board.
+    return (_new_epoch() & _BOOT_MASK) or 1
+
+
 def _load_state(root):
     """The newer whole copy of the two state files, or None."""
     best = None
@@ -128,6 +149,20 @@ def _save_state(root, st):
     except OSError:
         st["n"] -= 1  # that copy may be torn: the next save retries it, never the good one
         raise
+
+
+def _unfinished(st, name):
+    """Offset where the failed write into segment `name` began, or -1."""
+    for mark in st.get("unfinished") or ():
+        if mark[0] == name:
+            return mark[1]
+    return -1
+
+
+def _forget_unfinished(st, names):
+    marks = st.get("unfinished")
+    if marks:
+        st["unfinished"] = [m for m in marks if m[0] not in names]
 
 
 def _read_all(path):
@@ -161,9 +196,11 @@ def _mkdir(root):
 
 class Log:
     def __init__(self, root=None, segment_bytes=SEGMENT_BYTES, margin_bytes=MARGIN_BYTES,
-                 free_fn=None):
+                 free_fn=None, boot=None):
         global _live
         self.root = root or ROOT
+        self.boot = boot or _new_boot()  # in every session header of this boot
+        self.fault = False  # the last state save failed: no new number is used until one works
         self.segment_bytes = segment_bytes
         self.margin_bytes = margin_bytes
         self._free = free_fn or _free_bytes
@@ -174,6 +211,7 @@ class Log:
         self._seg = None  # number of the segment being appended to; None: next write opens one
         self._size = 0
         self._session = None  # the open session's header arguments
+        self._battery = None  # and its battery level (restated in a continuation header)
         self._packer = logfmt.RepPacker()
         self._dirty = False
         _mkdir(self.root)
@@ -208,11 +246,14 @@ class Log:
                 epoch = d.segment.epoch
             if d.last_session is not None:
                 last_session = d.last_session.number
-            if d.error is None and len(data) < self.segment_bytes:
+            same_format = d.segment is not None and d.segment.version == logfmt.FORMAT_VERSION
+            if d.error is None and len(data) < self.segment_bytes and same_format:
                 self._seg = last_seg  # whole: keep appending to it
                 self._size = len(data)
             else:
-                self.torn_bytes = d.tail_bytes  # sealed: the next record opens a new segment
+                # Sealed: the next record opens a new segment (also after a firmware update
+                # that changed the format: a segment holds records of its header's version).
+                self.torn_bytes = d.tail_bytes
             break
         st = _load_state(root)
         if st is None:
@@ -226,16 +267,28 @@ class Log:
                 self._dirty = True
         st.setdefault("rtc", None)
         st.setdefault("dropped", 0)
+        if self._seg is not None and _unfinished(st, _seg_name(self._seg)) >= 0:
+            # That write failed before it wrote anything: the segment ends whole and is
+            # appended to again, so the mark would point into good records.
+            _forget_unfinished(st, (_seg_name(self._seg),))
+            self._dirty = True
         self._st = st
         if self._dirty:
             self._save()
 
     def _save(self):
+        """Save the state; False (and `fault`) when the flash refused. Callers that were
+        saving a new session or segment number then do not use it: after a reboot the state on
+        flash would hand it out again."""
         try:
             _save_state(self.root, self._st)
-            self._dirty = False
         except OSError:
-            self._dirty = True  # full or failing flash: numbers are still safe (see _recover)
+            self._dirty = True
+            self.fault = True
+            return False
+        self._dirty = False
+        self.fault = False
+        return True
 
     # ---- space and segments ----
 
@@ -265,7 +318,9 @@ class Log:
     def _new_segment(self):
         number = self._st["segment"]
         self._st["segment"] = number + 1
-        self._save()  # before the file exists: a name is never used twice
+        if not self._save():  # before the file exists: a name is never used twice
+            self.full = True
+            return False
         self._f = self._open(_seg_name(number), "wb")
         if self._f is None:
             return False
@@ -275,7 +330,9 @@ class Log:
         if ok and self._session is not None:
             p = self._packer
             ok = self._write(logfmt.session_header(*self._session,
-                                                   base=(p.base_seq, p.base_end_ms)))
+                                                   base=(p.base_seq, p.base_end_ms),
+                                                   boot=self.boot,
+                                                   battery_pct=self._battery))
         return ok
 
     def _open(self, name, mode):
@@ -300,13 +357,22 @@ class Log:
             f.flush()
         except OSError:
             # Out of space or a failing flash: stop logging; the segment may now end torn, so
-            # it is sealed and never appended to.
+            # it is sealed and never appended to, and the store says where (`unfinished`).
             self._close_file()
+            self._note_unfinished(self._seg, self._size)
             self._seg = None
             self.full = True
             return False
         self._size += n
         return True
+
+    def _note_unfinished(self, seg, offset):
+        if seg is None:
+            return
+        marks = self._st.get("unfinished") or []
+        marks.append([_seg_name(seg), offset])
+        self._st["unfinished"] = marks
+        self._save()  # may fail too (a full flash): then the host treats the tail as damage
 
     def _close_file(self):
         f = self._f
@@ -319,19 +385,34 @@ class Log:
 
     # ---- the firmware loop's calls ----
 
-    def begin_session(self, device_id, firmware, config_hash, patient, rtc, ticks_ms, has_imu):
+    def begin_session(self, device_id, firmware, config_hash, patient, rtc, ticks_ms, has_imu,
+                      battery_pct=None):
         """Open a session; return its number (per device, never reused). `rtc`: the RTC's
-        datetime tuple; kept only when the host has set the clock since it last lost power."""
+        datetime tuple; kept only when the host has set the clock since it last lost power.
+        `battery_pct`: the cell's charge, 0..100 (a reading past either end is clamped), or
+        None when unknown; anything else is logged as unknown rather than stopping the loop."""
+        global session_boot
+        if battery_pct is not None:
+            if isinstance(battery_pct, (int, float)):
+                battery_pct = min(100, max(0, int(battery_pct)))
+            else:
+                battery_pct = None
+        session_boot = self.boot
         number = self._st["session"]
         self._st["session"] = number + 1
-        self._save()
         self._session = None
         self._packer.base(-1, 0)
+        if not self._save():
+            # The number is not on flash: after a reboot it could be handed out again. Do not
+            # use it; the session's reps are dropped (and cued) until a save works again.
+            self.full = True
+            return number
         args = (number, device_id, firmware, config_hash, patient, self._rtc(rtc), ticks_ms,
                 has_imu)
+        self._battery = battery_pct
         if self.full:
             self._check_space()
-        header = logfmt.session_header(*args)
+        header = logfmt.session_header(*args, boot=self.boot, battery_pct=battery_pct)
         if not self.full and self._room(len(header)) and self._write(header):
             self._session = args
         return number
@@ -407,7 +488,9 @@ def status(root=None):
 
 
 def segments(root=None):
-    """[(name, size, sha256 hex)] of every segment, oldest first."""
+    """[(name, size, sha256 hex, unfinished)] of every segment, oldest first. `unfinished`:
+    the offset where a write into it failed (the store's own word that the bytes from there
+    are an interrupted record, not damage), else -1."""
     from dowel import loghost
 
     return loghost.segments(root)

@@ -18,7 +18,15 @@ I2C_ID = 0
 I2C_SDA_PIN = 21
 I2C_SCL_PIN = 22
 I2C_FREQ_HZ = 400000
-MPU6050_ADDR = 0x68
+MPU6050_ADDR = 0x68  # the IMU (MPU6050 or MPU-6500, `dowel.imu`), AD0 low
+RTC_ADDR = 0x51  # PCF8563 real-time clock (`dowel.rtc8563`), fixed address: no clash with 0x68
+
+# Cell voltage: OUT+ of the charger (after the power switch) -> R_TOP -> GPIO33 -> R_BOTTOM -> GND,
+# 100 nF across R_BOTTOM. ADC1_CH5, 11 dB. A 4.2 V cell reads 2.1 V at the pin, inside the
+# ADC's linear 150-2450 mV; the divider draws 21 uA, and nothing with the switch off.
+BATTERY_PIN = 33  # ADC1_CH5
+BATTERY_R_TOP_OHMS = 100000
+BATTERY_R_BOTTOM_OHMS = 100000
 
 # GPIOs wired to ADC1 on the ESP32 (ADC2 conflicts with Wi-Fi); a test checks every FSR is here.
 ADC1_PINS = (32, 33, 34, 35, 36, 37, 38, 39)

@@ -4,6 +4,9 @@
     link.call("dowel.selftest", "beep", 2000, 300)
     link.call("dowel.selftest", "led", True)
     link.call("dowel.selftest", "imu")           # (present, pitch_ddeg, g_milli)
+    link.call("dowel.selftest", "imu_chip")      # (who_am_i, "MPU-6500"), or (-1, "") if none
+    link.call("dowel.selftest", "cue", "SACRUM_CUE", 700)   # plays it, 700 ms silence; its ms
+    link.call("dowel.selftest", "battery")       # (present, cell_mv, percent)
 
 The host judges; the board only measures. Readings are raw `read_u16` counts in the sensor
 order of `dowel.pinmap.SENSORS`, the same numbers the firmware loop debounces. The board is the
@@ -15,11 +18,10 @@ import sys
 import time
 from array import array
 
-from dowel import hal
+from dowel import battery as _battery
+from dowel import cues, hal
+from dowel.imu import COUNTS_PER_G
 from dowel.pitch import atan2_ddeg
-
-_ACCEL_XOUT_H = 0x3B
-_COUNTS_PER_G = 16384  # MPU6050 at +-2 g, as hal sets it
 
 _board = None
 
@@ -82,11 +84,48 @@ def imu():
     dev = board().imu
     if dev is None:
         return (False, 0, 0)
-    raw = dev.i2c.readfrom_mem(dev.addr, _ACCEL_XOUT_H, 6)
-    axes = []
-    for i in (0, 2, 4):
-        v = (raw[i] << 8) | raw[i + 1]
-        axes.append(v - 0x10000 if v & 0x8000 else v)
-    ax, ay, az = axes
+    dev.read()
+    ax, ay, az = dev.ax, dev.ay, dev.az
     mag = (ax * ax + ay * ay + az * az) ** 0.5
-    return (True, atan2_ddeg(az, ax), int(mag * 1000 / _COUNTS_PER_G))
+    return (True, atan2_ddeg(az, ax), int(mag * 1000 / COUNTS_PER_G))
+
+
+def imu_chip():
+    """(who_am_i, chip name) of the IMU the board found, or (-1, "") without one."""
+    dev = board().imu
+    if dev is None:
+        return (-1, "")
+    return (dev.who_am_i, dev.name)
+
+
+def cue(name, gap_ms=0):
+    """Play the cue `name` (one of `dowel.cues.NAMES`) whole, as the loop would, then keep
+    silent for `gap_ms`; returns the cue's length in ms. The buzzer is silent afterwards
+    whatever happens."""
+    if name not in cues.NAMES:
+        raise ValueError("no cue %r: one of %s" % (name, ", ".join(cues.NAMES)))
+    pattern = getattr(cues, name)
+    b = board()
+    total = 0
+    try:
+        for i in range(0, len(pattern), 2):
+            b.tone(pattern[i])
+            time.sleep_ms(pattern[i + 1])
+            total += pattern[i + 1]
+    finally:
+        b.tone(0)
+    time.sleep_ms(gap_ms)
+    return total
+
+
+def battery():
+    """(present, cell_mv, percent): the cell as the board reads it through its divider, or
+    (False, 0, 0) when no cell is switched in (on USB with the power switch off) or the board
+    has no battery input."""
+    read = getattr(board(), "battery_mv", None)
+    if read is None:
+        return (False, 0, 0)
+    mv = read()
+    if mv < _battery.ABSENT_MV:
+        return (False, mv, 0)
+    return (True, mv, _battery.percent(mv))

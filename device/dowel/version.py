@@ -6,6 +6,6 @@
 # Firmware release; `dowel flash` writes it next to the code and checks the board answers it.
 FIRMWARE = "0.1.0"
 # Host <-> device call contract (device-side function names and their tuple results).
-PROTOCOL = 1
+PROTOCOL = 2  # 2: logstore.segments() rows carry the unfinished-write offset
 # /dowel.json schema version.
 CONFIG = 1

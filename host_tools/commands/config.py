@@ -2,11 +2,16 @@
 
     dowel config show [--json]
     dowel config set loss_ms=150 sensors.sacrum.off=14000
+    dowel config set --from-defaults patient=P-0001   # the board refused its config
 
 `set` applies each KEY=VALUE with the firmware's own `dowel.config.set_field` (the same
 validation the board runs at boot and on `write_json`), so a refused value is refused here with
 the field and its range, before anything is written; the board then validates again, saves
 atomically, and the host reads the config back to compare.
+
+A board that refused its `/dowel.json` runs on the defaults: `show` says why, and `set` refuses
+(naming the reason) rather than quietly turning a rejected config into a valid one built on the
+defaults, unless `--from-defaults` says to start from them.
 """
 
 from __future__ import annotations
@@ -33,6 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "set", help="change fields: KEY=VALUE ... (dotted keys, e.g. sensors.head.on=21000)"
     )
     set_.add_argument("assignments", nargs="+", metavar="KEY=VALUE")
+    set_.add_argument(
+        "--from-defaults",
+        action="store_true",
+        help="apply the fields to the default config, not the board's (needed when the board "
+        "rejected its config; the patient and thresholds then need `dowel calibrate`)",
+    )
     add_port_argument(set_)
 
 
@@ -80,39 +91,55 @@ def show(link, as_json: bool = False, console=None) -> dict:
     from rich.console import Console
     from rich.table import Table
 
+    # With --json, stdout holds the JSON alone; notes and prompts go to stderr.
+    from host_tools import board_config
     from host_tools.commands.calibrate import check_drift, drift_prompt
 
-    # With --json, stdout holds the JSON alone; notes and prompts go to stderr.
     console = console or Console(stderr=as_json)
-    cfg, reason = link.call("dowel.config", "read")
+    cfg, reason = board_config.read(link)
+    if reason:  # first, so it is not lost above a long table
+        console.print(board_config.rejection_note(reason), highlight=False, markup=False)
     if as_json:
         print(json.dumps(cfg, indent=2, sort_keys=True))
     else:
-        table = Table(title=f"dowel config on {link.port}")
+        title = f"dowel config on {link.port}" + (
+            " (defaults: its own was rejected)" if reason else ""
+        )
+        table = Table(title=title)
         table.add_column("key")
         table.add_column("value", justify="right")
         for key, value in flatten(cfg):
             table.add_row(key, json.dumps(value))
         console.print(table)
-    if reason:
-        console.print(f"warning: {reason}", highlight=False, markup=False)
     try:
         findings = check_drift(link, cfg=cfg)
     except DeviceError as exc:  # advisory: the config above is still what the board runs
-        console.print(f"note: could not read the board's drift state: {exc}", highlight=False,
-                      markup=False)
+        console.print(
+            f"note: could not read the board's drift state: {exc}", highlight=False, markup=False
+        )
         findings = []
     if findings:
         console.print(drift_prompt(findings, cfg["patient"]), highlight=False, markup=False)
     return cfg
 
 
-def set_fields(link, pairs: list[tuple[str, str]]) -> tuple[dict, dict]:
-    """Apply the assignments to the board's config and write it; returns (old, new)."""
+def set_fields(
+    link, pairs: list[tuple[str, str]], from_defaults: bool = False
+) -> tuple[dict, dict]:
+    """Apply the assignments to the board's config (or, `from_defaults`, to the defaults) and
+    write it; returns (old, new). A config the board rejected is refused, not built upon."""
+    from host_tools import board_config
     from host_tools.commands.calibrate import write
 
-    old, reason = link.call("dowel.config", "read")
-    new = apply_assignments(old, pairs)
+    old, reason = board_config.read(link)
+    if reason and not from_defaults:
+        raise UsageError(
+            f"config not changed, nothing written to the dowel: {reason}.\n"
+            "Its fields are not known, so they cannot be kept. Start from the defaults with "
+            "`dowel config set --from-defaults KEY=VALUE ...`, or run `dowel calibrate "
+            "--patient ID` (it writes a complete config)."
+        )
+    new = apply_assignments(dconfig.defaults() if from_defaults else old, pairs)
     write(link, new)
     return old, new
 
@@ -128,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "show":
             show(link, args.json)
             return 0
-        old, new = set_fields(link, pairs)
+        old, new = set_fields(link, pairs, from_defaults=args.from_defaults)
     changed = [(k, v) for k, v in flatten(new) if dict(flatten(old)).get(k) != v]
     for key, value in changed:
         print(f"{key} = {json.dumps(value)}")

@@ -22,16 +22,23 @@ BOOT_WAIT_S = 20.0  # after esptool's reset: MicroPython's first boot formats th
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_port_argument(parser)
     parser.add_argument(
-        "--firmware", type=Path, metavar="FILE.bin",
-        help="first write this MicroPython image (ESP32_GENERIC 1.24-1.27, from "
-             "micropython.org/download/ESP32_GENERIC) with esptool",
+        "--firmware",
+        type=Path,
+        metavar="FILE.bin",
+        help="first write this MicroPython image (ESP32_GENERIC 1.24-1.29, from "
+        "micropython.org/download/ESP32_GENERIC) with esptool",
     )
     parser.add_argument(
-        "--erase", action="store_true",
+        "--erase",
+        action="store_true",
         help="with --firmware: erase the whole flash first (deletes the config and the logs)",
     )
-    parser.add_argument("--baud", type=int, default=460800,
-                        help="esptool baud rate (default 460800; try 115200 on flaky cables)")
+    parser.add_argument(
+        "--baud",
+        type=int,
+        default=460800,
+        help="esptool baud rate (default 460800; try 115200 on flaky cables)",
+    )
     parser.add_argument("-y", "--yes", action="store_true", help="do not ask before --erase")
 
 
@@ -52,8 +59,10 @@ def open_link(port: str, wait_s: float = 0.0, sleep=time.sleep, clock=time.monot
 def confirm_erase(yes: bool) -> None:
     if yes:
         return
-    warning = ("--erase deletes everything on the dowel, including the patient's config and "
-               "every log not yet pulled with `dowel logs`.")
+    warning = (
+        "--erase deletes everything on the dowel, including the patient's config and "
+        "every log not yet pulled with `dowel logs`."
+    )
     if not sys.stdin.isatty():
         raise UsageError(warning + " Add --yes to confirm.")
     print(warning, file=sys.stderr)
@@ -83,13 +92,21 @@ def run(args: argparse.Namespace) -> int:
     if args.firmware:
         if args.erase:
             confirm_erase(args.yes)
-        info = esp.flash_micropython(port, args.firmware, erase=args.erase, baud=args.baud,
-                                     say=console.print)
+        info = esp.flash_micropython(
+            port, args.firmware, erase=args.erase, baud=args.baud, say=console.print
+        )
         console.print(f"MicroPython {info.version} written and verified; waiting for it to boot")
         wait_s = BOOT_WAIT_S
     console.print(f"Installing the dowel firmware on {port}")
+    from host_tools import board_config
+
     with open_link(port, wait_s) as link:
         result = deploy(link, say=console.print)
+        # The new firmware reads the same /dowel.json: a config it refuses is said here, not
+        # discovered later from the warble.
+        board_config.warn_if_rejected(
+            link, say=lambda line: console.print(line, highlight=False, markup=False)
+        )
     parts = [f"uploaded {len(result.uploaded)}", f"{len(result.skipped)} unchanged"]
     if result.removed:
         parts.append(f"removed {len(result.removed)} stale")

@@ -1,7 +1,7 @@
 """`dowel logs`: the rep logs. `pull` copies them off the dowel into the database (and then frees
 the dowel's flash); `export` writes one row per rep for a patient.
 
-dowel logs pull [--port PORT] [--keep]
+dowel logs pull [--port PORT] [--keep] [--accept-damaged]
 dowel logs export --patient ID --format csv|json [--out FILE]
 """
 
@@ -29,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_port_argument(p)
     p.add_argument("--keep", action="store_true", help="leave the segments on the dowel")
+    p.add_argument(
+        "--accept-damaged",
+        action="store_true",
+        help="also free damaged segments on the dowel, once the PT has checked the report: "
+        "what could be read is imported and the raw copy stays on this computer",
+    )
     p.set_defaults(_logs=_pull)
     e = sub.add_parser(
         "export",
@@ -69,6 +75,7 @@ def _pull(args: argparse.Namespace) -> int:
                     link,
                     conn,
                     keep=args.keep,
+                    accept_damaged=args.accept_damaged,
                     progress=lambda n: bar.advance(task, n),
                     on_total=lambda total: bar.update(task, total=total),
                 )

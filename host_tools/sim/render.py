@@ -34,7 +34,7 @@ from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from host_tools.sim.scenario import SENSORS, resolve_build, validate
+from host_tools.sim.scenario import I2C_FAULTS, SENSORS, resolve_build, validate
 
 LOSS_RAMP_MS = 40  # a point leaves the dowel over this long; truth = the middle of the ramp
 REGAIN_RAMP_MS = 60
@@ -53,6 +53,8 @@ class Timeline:
     gyro_mdps: array
     gmag_milli: array
     truth: dict = field(default_factory=dict)
+    holds: list = field(default_factory=list)  # [{"at_ms", "match"}]: await_host steps
+    i2c_fault: array | None = None  # per sample, 0 or an I2C_FAULTS code; None: no I2C fault
 
     @property
     def n(self) -> int:
@@ -80,10 +82,13 @@ class Timeline:
             return base64.b64encode(b.tobytes()).decode()
 
         names = ("head", "midback", "sacrum", "pitch_cdeg", "gyro_mdps", "gmag_milli")
+        if self.i2c_fault is not None:
+            names += ("i2c_fault",)
         return {
             "dt_ms": self.dt_ms,
             "n": self.n,
             "arrays": {k: enc(getattr(self, k)) for k in names},
+            "holds": self.holds,
         }
 
     def to_csv(self, path, step_ms: int = 5) -> int:
@@ -125,6 +130,7 @@ class _Renderer:
         self.cur = [0.0, 0.0, 0.0]
         self.cur_pitch = LYING_DEG
         self.held = False
+        self.holds: list[dict] = []
         self.truth: dict[str, list] = {
             k: []
             for k in (
@@ -215,6 +221,10 @@ class _Renderer:
         else:
             p = self.cur_pitch
             self.emit(self._n(s["ms"]), lambda i: (fr, p, 1000.0))
+
+    def await_host(self, s):
+        # No samples: the board holds the scenario clock here (host_tools/vboard/daemon.py).
+        self.holds.append({"at_ms": self.t, "match": s["match"]})
 
     def hinge(self, s):
         self.need_held(s)
@@ -401,6 +411,9 @@ class _Renderer:
         if kind == "clear":
             self.fault_state = {}
             sensors: list[str] = []
+        elif kind in I2C_FAULTS:
+            sensors = []
+            self.fault_state = {**self.fault_state, "i2c": I2C_FAULTS[kind]}
         elif kind == "swapped":
             sensors = list(s["sensors"])
             self.fault_state = {
@@ -435,6 +448,13 @@ class _Renderer:
                 v = zero[k] + f * span * (1 + grip_sd * drift) + rng.gauss(0.0, adc_sd)
                 out[i] = min(max(int(round(v)), 0), 65535)
         # Faults, from their step on.
+        i2c = None
+        if any(fs.get("i2c") for _, fs in self.faults_at):
+            i2c = array("i", bytes(4 * n))
+            marks = self.faults_at + [(n, {})]
+            for (i0, fs), (i1, _) in zip(marks, marks[1:], strict=False):
+                for i in range(i0, i1):
+                    i2c[i] = fs.get("i2c", 0)
         if self.faults_at:
             marks = self.faults_at + [(n, {})]
             for (i0, fs), (i1, _) in zip(marks, marks[1:], strict=False):
@@ -468,7 +488,12 @@ class _Renderer:
             "duration_ms": n * self.dt,
             **self.truth,
         }
-        return Timeline(name, self.dt, chans[0], chans[1], chans[2], pitch, gyro, gmag, truth)
+        truth["holds"] = self.holds
+        tl = Timeline(
+            name, self.dt, chans[0], chans[1], chans[2], pitch, gyro, gmag, truth, self.holds
+        )
+        tl.i2c_fault = i2c
+        return tl
 
 
 def render(scenario: dict, build=None, seed: int | None = None) -> Timeline:

@@ -42,14 +42,21 @@ head, midback, sacrum). Each starts where the previous one ended:
     drop       {ms=1500}                  the dowel falls: free fall, impact, lying on the floor
     put_down   {ms=800}                   take the dowel off the back and lay it down
     wait       {ms}                       keep doing what the previous step ended with
-    fault      {kind: disconnected|shorted|swapped|clear, sensor | sensors: [a, b]}
+    await_host {match}                    hold still until the host sends code that matches
+               the regular expression `match` (the patient follows the host: on the virtual
+               board the scenario clock stops here until then)
+    fault      {kind: disconnected|shorted|swapped|i2c_nodev|i2c_timeout|imu_power|clear,
+                sensor | sensors: [a, b]}
                from now on: the sensor reads ~0 (wire off), 65535 (shorted), two sensors'
-               signals are swapped, or every fault is cleared
+               signals are swapped, the IMU does not answer (I2C OSError ENODEV), the I2C bus
+               hangs (ETIMEDOUT), the IMU lost power (back asleep, registers reset), or every
+               fault is cleared
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from host_tools.errors import UsageError
@@ -79,9 +86,12 @@ STEP_FIELDS: dict[str, dict[str, object]] = {
     "drop": {"ms": 1500},
     "put_down": {"ms": 800},
     "wait": {"ms": 1000},
+    "await_host": {"match": None},
     "fault": {"kind": None, "sensor": None, "sensors": None},
 }
-FAULT_KINDS = ("disconnected", "shorted", "swapped", "clear")
+# The timeline's `i2c_fault` codes the board's I2C reads (vboard/py/_vbmachine.py, _FAULT_*).
+I2C_FAULTS = {"i2c_nodev": 1, "i2c_timeout": 2, "imu_power": 3}
+FAULT_KINDS = ("disconnected", "shorted", "swapped", "clear", *I2C_FAULTS)
 NOISE_DEFAULTS = {"adc_sd": 60.0, "grip_sd": None, "pitch_sd_deg": 0.25, "gyro_sd_dps": 0.6}
 BUILD_FIELDS = ("contact_counts", "zero_counts", "grip_sd", "stand_deg", "description")
 
@@ -203,6 +213,13 @@ def validate(sc: dict, where: str = "scenario") -> dict:
                 raise UsageError(f"{here}: depth_deg must be above standing and at most 100")
             if s["reps"] < 1:
                 raise UsageError(f"{here}: reps must be >= 1")
+        if do == "await_host":
+            try:
+                re.compile(s["match"])
+            except (TypeError, re.error) as exc:
+                raise UsageError(
+                    f"{here}: await_host needs match, a regular expression ({exc})"
+                ) from None
         if do == "fault":
             if s["kind"] not in FAULT_KINDS:
                 raise UsageError(f"{here}: fault kind must be one of {', '.join(FAULT_KINDS)}")
@@ -212,7 +229,7 @@ def validate(sc: dict, where: str = "scenario") -> dict:
                     raise UsageError(f"{here}: swapped needs sensors: [a, b]")
                 for p in pair:
                     _check_sensor(p, here)
-            elif s["kind"] != "clear":
+            elif s["kind"] not in ("clear", *I2C_FAULTS):
                 _check_sensor(s["sensor"], here)
         out["steps"].append(s)
     return out

@@ -101,7 +101,7 @@ class VirtualBoard:
         self.name: str = info["name"]
         self.port: str = info["port"]
         self.pid: int = info["pid"]
-        self.node_pid: int | None = info.get("node_pid")
+        self.board_pid: int | None = info.get("board_pid")
         self.flash_dir = Path(info["flash"])
         self.control: str = info["control"]
         self._proc = proc
@@ -118,24 +118,26 @@ class VirtualBoard:
     def start(
         cls,
         flash_dir: Path | None = None,
-        imu: bool = True,
+        imu: bool | str = True,
         scenario=None,
         *,
         name: str = state.DEFAULT_NAME,
-        heap_kb: int = 128,
+        heap_kb: int | None = None,
         detach: bool = False,
         timeout: float = START_TIMEOUT_S,
     ) -> VirtualBoard:
         """Start a board in the background and return once it has booted.
 
-        `flash_dir` persists the board's flash (default: a per-board directory under the data
-        dir); `scenario` (a dict, path or shipped name) starts playing at once. A board started
+        `flash_dir` is the flash image (an `.img` file, or a folder that holds `flash.img`;
+        default: one per board name under the data dir); `imu` True (an MPU6050), "6500" (an
+        MPU-6500) or False; `heap_kb` the MicroPython heap (default: an ESP32_GENERIC's);
+        `scenario` (a dict, path or shipped name) starts playing at once. A board started
         with `detach=True` outlives this process (`dowel vboard start`); otherwise it stops
         with this object, at exit, or when this process dies.
         """
-        from host_tools.vboard.node import node_command
+        from host_tools.vboard.interp import require_interpreter
 
-        node_command()  # a clear error now rather than a dead daemon
+        require_interpreter()  # a clear error now rather than a dead daemon
         sdir = state.state_dir(name)
         if state.is_locked(sdir / "lock"):
             info = state.read_state(name) or {}
@@ -146,11 +148,11 @@ class VirtualBoard:
             )
         cmd = [sys.executable, "-m", "host_tools.vboard.daemon", "--name", name]
         cmd += ["--state-dir", str(sdir)]
-        cmd += ["--heap-kb", str(heap_kb)]
+        if heap_kb is not None:
+            cmd += ["--heap-kb", str(heap_kb)]
         if flash_dir is not None:
             cmd += ["--flash", str(Path(flash_dir).resolve())]
-        if not imu:
-            cmd.append("--no-imu")
+        cmd += ["--imu", "none" if not imu else ("6500" if str(imu) == "6500" else "6050")]
         if not detach:
             cmd += ["--parent-pid", str(os.getpid())]
         env = dict(os.environ)
@@ -312,6 +314,32 @@ class VirtualBoard:
 
     def status(self) -> dict:
         return request(self.control, {"op": "status"})
+
+    # ---- faults -------------------------------------------------------------------------------
+
+    def power_cut(self, after_ops: int = 0, torn: bool = False) -> None:
+        """Cut the power just before the board's `after_ops`-th next flash write or erase
+        (littlefs keeps what it had committed); the board then powers on again by itself."""
+        request(self.control, {"op": "powercut", "after_ops": after_ops, "torn": torn})
+
+    def power_cycle(self, kind: str = "cycle") -> None:
+        """Switch the board off and on ("cycle": the RTC is lost) or dip its supply
+        ("brownout")."""
+        request(self.control, {"op": "power", "kind": kind})
+
+    def reset(self) -> None:
+        """Press the reset button (EN): a hard reset."""
+        request(self.control, {"op": "reset"})
+
+    def wait_booted(self, timeout: float = 10.0) -> dict:
+        """Wait until the board sits at its REPL or runs main.py again after a reset."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            st = self.status()
+            if st.get("board_pid") and st.get("mode") in ("main", "repl"):
+                return st
+            time.sleep(0.05)
+        raise DeviceError(f"the virtual board did not boot within {timeout:.0f} s")
 
     def __repr__(self) -> str:
         return f"VirtualBoard({self.name!r}, port={self.port!r}, pid={self.pid})"

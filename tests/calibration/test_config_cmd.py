@@ -102,3 +102,76 @@ def test_show_table_lists_dotted_keys(board, capsys):
     assert cli.main(["config", "show", "--port", "x"]) == 0
     out = capsys.readouterr().out
     assert "sensors.sacrum.on" in out and "loss_ms" in out
+
+
+def reject(board, data=b'{"loss_ms": 5000, "patient": "P-0007"}'):
+    with open(board.config_path, "wb") as f:
+        f.write(data)
+    return data
+
+
+def test_set_on_a_rejected_config_refuses_naming_the_reason(board, capsys):
+    data = reject(board)
+    assert cli.main(["config", "set", "loss_ms=150", "--port", "x"]) == 2
+    err = capsys.readouterr().err
+    assert "nothing written" in err and "loss_ms: must be an integer from 20 to 1000" in err
+    assert "--from-defaults" in err
+    assert board.writes() == 0
+    with open(board.config_path, "rb") as f:
+        assert f.read() == data  # the rejected file is left for the PT to inspect
+
+
+def test_set_from_defaults_repairs_a_rejected_config(board, capsys):
+    reject(board, bytes(range(256)))
+    assert (
+        cli.main(
+            ["config", "set", "--from-defaults", "loss_ms=150", "patient=P-0007", "--port", "x"]
+        )
+        == 0
+    )
+    cfg, reason = dconfig.read(board.config_path)
+    assert reason is None
+    assert cfg == dict(dconfig.defaults(), loss_ms=150, patient="P-0007")
+
+
+def test_from_defaults_on_a_valid_config_starts_from_the_defaults(board, capsys):
+    assert cli.main(["config", "set", "arm_ms=900", "--port", "x"]) == 0
+    assert cli.main(["config", "set", "--from-defaults", "loss_ms=150", "--port", "x"]) == 0
+    assert dconfig.read(board.config_path)[0] == dict(dconfig.defaults(), loss_ms=150)
+
+
+@pytest.mark.parametrize("data", [b"{", b"", b"\xff\x00", b'{"colour": "red"}'])
+def test_show_says_the_config_was_rejected_and_why(board, capsys, data):
+    reject(board, data)
+    assert cli.main(["config", "show", "--port", "x"]) == 0
+    out = capsys.readouterr().out
+    _, reason = dconfig.read(board.config_path)
+    assert "rejected" in out and reason.split(": ", 1)[1][:40] in " ".join(out.split())
+    assert "--from-defaults" in out
+
+
+def test_show_json_keeps_stdout_json_and_warns_on_stderr(board, capsys):
+    reject(board)
+    assert cli.main(["config", "show", "--json", "--port", "x"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == dconfig.defaults()
+    assert "loss_ms: must be an integer from 20 to 1000" in captured.err
+
+
+def test_shared_helper_for_other_commands(board):
+    from host_tools import board_config
+    from host_tools.errors import DeviceError
+
+    said = []
+    assert board_config.warn_if_rejected(board, said.append) is None and said == []
+    reject(board)
+    reason = board_config.warn_if_rejected(board, said.append)
+    assert "loss_ms" in reason and said == [board_config.rejection_note(reason)]
+
+    class NoFirmware:
+        def call(self, *args):
+            raise DeviceError("unexpected answer from dowel.config.read")
+
+    said.clear()
+    assert board_config.warn_if_rejected(NoFirmware(), said.append) is None
+    assert said[0].startswith("note: could not read")

@@ -13,12 +13,12 @@ Done-when checks of issue 5:
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 from dowel import config as dconfig
+from dowel import cues
 
 from host_tools import calibration as cal
 from host_tools import cli, db
@@ -28,7 +28,7 @@ from host_tools.link import Link
 
 pytestmark = [pytest.mark.vboard, pytest.mark.slow]
 
-HEAD_HZ, MIDBACK_HZ, SACRUM_HZ = 2637, 1760, 1047  # dowel.cues: each lost point's note
+HEAD_HZ, MIDBACK_HZ, SACRUM_HZ = cues.HEAD_CUE[0], cues.MIDBACK_CUE[0], cues.SACRUM_CUE[0]
 POINT_HZ = {"head": HEAD_HZ, "midback": MIDBACK_HZ, "sacrum": SACRUM_HZ}
 
 
@@ -43,11 +43,12 @@ def firmware(tmp_path_factory) -> Path:
 def board(tmp_path, monkeypatch, firmware, request):
     client = pytest.importorskip("host_tools.vboard.client")
     monkeypatch.setenv("DOWEL_HOME", str(tmp_path / "home"))
-    flash = tmp_path / "flash"
-    for board_path, local in board_files(firmware).items():
-        dst = flash / board_path.lstrip("/")
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(local, dst)
+    from host_tools.vboard import flashimg
+
+    flash = tmp_path / "flash.img"
+    flashimg.write(
+        flash, {path: Path(local).read_bytes() for path, local in board_files(firmware).items()}
+    )
     name = "cal-" + request.node.name.replace("[", "-").replace("]", "")[:40]
     with client.VirtualBoard.start(flash_dir=flash, name=name) as vb:
         yield vb

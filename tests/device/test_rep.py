@@ -184,6 +184,8 @@ def test_engine_cues_each_point_with_its_own_pattern():
 
 
 def test_faded_feedback_cues_the_set_share_of_reps():
+    from dowel import cues
+
     cfg = config.validate({"feedback": "faded", "faded_pct": 50})
     e = Engine(cfg, False)
     cued = []
@@ -193,7 +195,8 @@ def test_faded_feedback_cues_the_set_share_of_reps():
         for _ in range(40):  # sacrum lost
             e.step(30000, 30000, 0, 0, DT)
             if e.reps.new_faults:
-                cued.append(e.player.pattern is not None and e.player.freq_hz == 1047)
+                sounding = e.player.freq_hz == cues.SACRUM_CUE[0]
+                cued.append(e.player.pattern is not None and sounding)
     assert len(cued) == 10 and sum(cued) == 5
 
 

@@ -39,8 +39,15 @@ class _Serial:
 
 
 class FakeBoard(Transport):
-    def __init__(self, root: Path, *, impl=MICROPYTHON_1_27, free: int = 1_500_000,
-                 fat: bool = False, answer_version: str | None = None):
+    def __init__(
+        self,
+        root: Path,
+        *,
+        impl=MICROPYTHON_1_27,
+        free: int = 1_500_000,
+        fat: bool = False,
+        answer_version: str | None = None,
+    ):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.impl = impl
@@ -117,11 +124,21 @@ class FakeBoard(Transport):
             if not d.is_dir():
                 raise OSError(errno.ENOENT, "ENOENT")
             for e in sorted(d.iterdir()):
-                yield (e.name, 0x4000 if e.is_dir() else 0x8000, 0,
-                       0 if e.is_dir() else e.stat().st_size)
+                yield (
+                    e.name,
+                    0x4000 if e.is_dir() else 0x8000,
+                    0,
+                    0 if e.is_dir() else e.stat().st_size,
+                )
 
-        return types.SimpleNamespace(mkdir=mkdir, remove=remove, rename=rename, stat=stat,
-                                     statvfs=statvfs, ilistdir=ilistdir)
+        return types.SimpleNamespace(
+            mkdir=mkdir,
+            remove=remove,
+            rename=rename,
+            stat=stat,
+            statvfs=statvfs,
+            ilistdir=ilistdir,
+        )
 
     def _open(self, path, mode="r"):
         target = self.host_path(path)
@@ -159,7 +176,16 @@ class FakeBoard(Transport):
             return (json.loads(manifest.read_text())["firmware"], 1, 1)
 
         info = types.SimpleNamespace(version=version)
-        return types.SimpleNamespace(info=info)
+        return types.SimpleNamespace(info=info, config=self._config_module())
+
+    def _config_module(self):
+        """The real `dowel/config.py`, run against this board's flash (its open and os)."""
+        from host_tools.paths import device_dir
+
+        source = (device_dir() / "dowel" / "config.py").read_text()
+        module = {"__builtins__": self.namespace["__builtins__"], "__name__": "dowel.config"}
+        exec(compile(source, "dowel/config.py", "exec"), module)
+        return types.SimpleNamespace(**module)
 
     def _reset_namespace(self):
         board = self
@@ -197,8 +223,9 @@ class FakeBoard(Transport):
             exec(compile(command, "<stdin>", "exec"), self.namespace)
         except Exception:  # noqa: BLE001 - reported to the host, as the board would
             tb = traceback.format_exc().splitlines()
-            return self._out.getvalue().encode(), ("Traceback (most recent call last):\n"
-                                                   + tb[-1] + "\n").encode()
+            return self._out.getvalue().encode(), (
+                "Traceback (most recent call last):\n" + tb[-1] + "\n"
+            ).encode()
         return self._out.getvalue().encode(), b""
 
     def exec(self, command, data_consumer=None):
@@ -233,13 +260,28 @@ class SimDowel:
     to (a swap is a permutation); pins in `dead` read ~0 whatever is pressed (cut wire);
     `preload` adds a constant to a pin at rest; pins in `floating` wander (no resistor).
     `imu`: None (not fitted) or (g_milli, tilt_after_s): the pitch goes from 0 to 45 degrees
-    that long after the host first reads the IMU (None: never tilted).
+    that long after the host first reads the IMU (None: never tilted); `who_am_i` is what
+    its WHO_AM_I reads. `battery_mv`: the cell through the divider (None: no cell switched in).
+    `cues` records each cue played, by name.
     """
 
     FIRMWARE = None  # filled from dowel.version at first use
 
-    def __init__(self, touches=(), *, wiring=(0, 1, 2), dead=(), preload=None, floating=(),
-                 rest=(900, 1100, 700), press=35000, imu=(1000, 1.0), has_selftest=True):
+    def __init__(
+        self,
+        touches=(),
+        *,
+        wiring=(0, 1, 2),
+        dead=(),
+        preload=None,
+        floating=(),
+        rest=(900, 1100, 700),
+        press=35000,
+        imu=(1000, 1.0),
+        has_selftest=True,
+        who_am_i=0x68,
+        battery_mv=3900,
+    ):
         import random
 
         self.touches = list(touches)
@@ -257,6 +299,9 @@ class SimDowel:
         self.led_states: list[bool] = []
         self.port = "sim"
         self.first_imu_s: float | None = None
+        self.who_am_i = who_am_i
+        self.battery_mv = battery_mv
+        self.cues: list[str] = []
 
     def clock(self) -> float:
         return self.now
@@ -283,15 +328,19 @@ class SimDowel:
         if module != "dowel.selftest":
             raise AssertionError(f"unexpected call {module}.{function}")
         if not self.has_selftest:
-            raise DeviceError("the board reported an error: Traceback (most recent call last):"
-                              "\nImportError: no module named 'dowel.selftest'")
+            raise DeviceError(
+                "the board reported an error: Traceback (most recent call last):"
+                "\nImportError: no module named 'dowel.selftest'"
+            )
         if function == "window":
             ms = args[0]
             times = [self.now + k * 0.005 for k in range(ms // 5 + 1)]
             self.now += ms / 1000
             samples = [[self.reading(pin, t) for pin in range(3)] for t in times]
-            return (tuple(min(s[i] for s in samples) for i in range(3)),
-                    tuple(max(s[i] for s in samples) for i in range(3)))
+            return (
+                tuple(min(s[i] for s in samples) for i in range(3)),
+                tuple(max(s[i] for s in samples) for i in range(3)),
+            )
         if function == "beep":
             self.beeps.append(args)
             self.now += args[1] / 1000
@@ -307,4 +356,24 @@ class SimDowel:
                 self.first_imu_s = self.now
             tilted = tilt_after is not None and self.now >= self.first_imu_s + tilt_after
             return (True, 450 if tilted else 0, g_milli)
+        if function == "imu_chip":
+            if self.imu_spec is None:
+                return (-1, "")
+            from dowel.imu import chip_for
+
+            chip = chip_for(self.who_am_i)
+            return (self.who_am_i, chip.name if chip else "")
+        if function == "cue":
+            from dowel import cues
+
+            pattern = getattr(cues, args[0])
+            self.cues.append(args[0])
+            self.now += (sum(pattern[1::2]) + (args[1] if len(args) > 1 else 0)) / 1000
+            return sum(pattern[1::2])
+        if function == "battery":
+            from dowel import battery
+
+            if self.battery_mv is None:
+                return (False, 0, 0)
+            return (True, self.battery_mv, battery.percent(self.battery_mv))
         raise AssertionError(f"unexpected call {function}")

@@ -18,16 +18,20 @@ pytestmark = pytest.mark.hardware
 
 
 def test_esptool_detects_an_esp32(hardware_port):
-    from esptool.cmds import detect_chip, reset_chip
+    from esptool.cmds import detect_chip
 
-    with detect_chip(hardware_port) as esp:
-        name = esp.CHIP_NAME
-        reset_chip(esp, "hard-reset")  # back to MicroPython for the next tests
+    from host_tools.esp import hard_reset
+
+    with detect_chip(hardware_port) as loader:
+        name = loader.CHIP_NAME
+        hard_reset(loader)  # back to MicroPython for the next tests (esptool 4.8 and 5.x)
     assert name == "ESP32"
 
 
-@pytest.mark.skipif(not os.environ.get("DOWEL_TEST_FIRMWARE"),
-                    reason="set DOWEL_TEST_FIRMWARE to a MicroPython ESP32 image")
+@pytest.mark.skipif(
+    not os.environ.get("DOWEL_TEST_FIRMWARE"),
+    reason="set DOWEL_TEST_FIRMWARE to a MicroPython ESP32 image",
+)
 def test_write_micropython(hardware_port):
     from host_tools import esp
     from host_tools.commands.flash import BOOT_WAIT_S, open_link

@@ -101,11 +101,12 @@ def fake_link(root: Path, **kw) -> Link:
 
 def write_scenario(root: Path, sessions: list[list[tuple]], *, segment_bytes: int = 32768,
                    has_imu: bool | None = None, device_id: bytes = b"\xa4\xcf\x12\x34\x56\x78",
-                   patient: str = "P-0001", rtc=None) -> None:
-    """Write sessions of reps (add_rep argument tuples) the way the firmware does. `has_imu`
-    None: a session has an IMU when its first rep has a depth."""
+                   patient: str = "P-0001", rtc=None, boot: int | None = None) -> None:
+    """Write sessions of reps (add_rep argument tuples) the way the firmware does, in one
+    boot (`boot`: its number, None: random). `has_imu` None: a session has an IMU when its
+    first rep has a depth."""
     root.parent.mkdir(parents=True, exist_ok=True)
-    log = logstore.Log(root=str(root), segment_bytes=segment_bytes)
+    log = logstore.Log(root=str(root), segment_bytes=segment_bytes, boot=boot)
     for i, reps in enumerate(sessions):
         imu = has_imu if has_imu is not None else bool(reps) and reps[0][7] is not None
         log.begin_session(device_id, "0.1.0", b"\x01" * 8, patient, rtc, 1000 + i, imu)

@@ -79,3 +79,19 @@ def test_interrupted_pull_says_nothing_is_lost(board, capsys, monkeypatch):
     assert cli.main(["logs", "pull", "--port", "/dev/fake"]) == 1
     err = capsys.readouterr().err
     assert "Nothing is lost" in err and "dowel logs pull" in err
+
+
+def test_a_damaged_segment_is_kept_until_accept_damaged(board, capsys):
+    root, _ = board
+    seg = sorted(root.glob("*.dwl"))[0]
+    data = bytearray(seg.read_bytes())
+    data[len(data) // 2] ^= 0x55
+    seg.write_bytes(bytes(data))
+    assert cli.main(["logs", "pull"]) == 0
+    captured = capsys.readouterr()
+    assert "kept: " + seg.name in captured.out
+    assert "dowel logs pull --accept-damaged" in captured.err
+    assert [p.name for p in root.glob("*.dwl")] == [seg.name]
+    assert cli.main(["logs", "pull", "--accept-damaged"]) == 0
+    assert "freed as asked" in capsys.readouterr().err
+    assert list(root.glob("*.dwl")) == []

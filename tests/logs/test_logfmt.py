@@ -23,7 +23,8 @@ def encode_log(sessions: list[list[tuple]], epoch: int = 0x1234ABCD,
     packer = logfmt.RepPacker()
     for number, session in enumerate(sessions, start=1):
         data += logfmt.session_header(number, b"\x01\x02\x03\x04\x05\x06", "0.1.0", b"h" * 8,
-                                      "P-0001", (2025, 3, 4, 5, 6, 7), 123456, has_imu)
+                                      "P-0001", (2025, 3, 4, 5, 6, 7), 123456, has_imu,
+                                      boot=0x600D + number)
         ends.append(len(data))
         packer.base(-1, 0)
         for rep in session:
@@ -116,17 +117,35 @@ def test_round_trip(sessions):
 def test_session_header_round_trip():
     for rtc in (None, (2025, 12, 31, 23, 59, 58)):
         for base in (None, (41, 123456)):
-            data = logfmt.segment_header(0xDEADBEEF, 3) + logfmt.session_header(
-                9, b"\xa4\xcf\x12\x34\x56\x78", "0.1.0", b"\x00" * 8, "P-7", rtc, 2**30 - 1,
-                False, base)
-            d = logfmt.decode(data)
-            assert d.error is None
-            assert (d.segment.epoch, d.segment.number, d.segment.version) == (0xDEADBEEF, 3, 1)
-            s = d.sessions[0]
-            assert (s.number, s.device_id, s.firmware, s.config_hash, s.patient, s.rtc,
-                    s.ticks_ms, s.has_imu, s.base) == (
-                9, b"\xa4\xcf\x12\x34\x56\x78", "0.1.0", b"\x00" * 8, "P-7", rtc, 2**30 - 1,
-                False, base)
+            for battery in (None, 0, 57, 100):
+                data = logfmt.segment_header(0xDEADBEEF, 3) + logfmt.session_header(
+                    9, b"\xa4\xcf\x12\x34\x56\x78", "0.1.0", b"\x00" * 8, "P-7", rtc,
+                    2**30 - 1, False, base, boot=0x7FFFFFFF, battery_pct=battery)
+                d = logfmt.decode(data)
+                assert d.error is None
+                assert (d.segment.epoch, d.segment.number, d.segment.version) == (
+                    0xDEADBEEF, 3, 3)
+                s = d.sessions[0]
+                assert (s.number, s.device_id, s.firmware, s.config_hash, s.patient, s.rtc,
+                        s.ticks_ms, s.has_imu, s.base, s.boot, s.battery_pct) == (
+                    9, b"\xa4\xcf\x12\x34\x56\x78", "0.1.0", b"\x00" * 8, "P-7", rtc,
+                    2**30 - 1, False, base, 0x7FFFFFFF, battery)
+
+
+def test_battery_costs_one_byte_per_session_and_none_per_rep():
+    args = (9, b"\xa4\xcf\x12\x34\x56\x78", "0.1.0", b"\x00" * 8, "P-7", None, 5, True)
+    with_level = logfmt.session_header(*args, boot=1, battery_pct=80)
+    unknown = logfmt.session_header(*args, boot=1)
+    assert len(with_level) == len(unknown)  # the byte is always there: 255 means unknown
+    for bad in (-1, 101, 255):
+        with pytest.raises(ValueError):
+            logfmt.session_header(*args, boot=1, battery_pct=bad)
+    # A v3 header whose battery byte is 101..254 is damage, not a level.
+    seg = logfmt.segment_header(1, 1)
+    payload = bytearray(with_level[1:-2])
+    payload[-1] = 101
+    d = logfmt.decode(seg + logfmt.frame(logfmt.K_SESSION, bytes(payload)))
+    assert d.sessions == [] and d.error
 
 
 SAMPLE, SAMPLE_ENDS, SAMPLE_REPS = encode_log(random_sessions(random.Random(4), 3, 8))
@@ -155,18 +174,101 @@ def test_every_truncation_keeps_exactly_the_whole_records():
             d.good_bytes, d.torn, len(d.reps))
 
 
-def test_every_single_byte_error_is_caught_at_its_frame():
-    """Exhaustive: each byte of the sample XORed with 8 patterns. The decoder must stop at
-    the damaged frame (CRC-16 catches every burst up to 16 bits) or, if the damage hit a
-    header byte, still return only records from before it."""
+def frame_index(pos: int) -> int:
+    """Index (in SAMPLE_ENDS order: 0 the segment header) of the frame holding byte pos."""
+    return sum(1 for e in SAMPLE_ENDS if e <= pos)
+
+
+def readable_after_damage(k: int) -> list[tuple]:
+    """The reps a resynchronising decoder can place when frame k is destroyed: those before
+    it, and those after the next session header (a short rep needs the one before it)."""
+    before = SAMPLE_REPS[: reps_before(SAMPLE_ENDS[k - 1])] if k else []
+    if k == 0:
+        return []
+    nxt = next((i for i in range(k + 1, len(SAMPLE_ENDS)) if _is_session(i - 1)), None)
+    return before + ([] if nxt is None else SAMPLE_REPS[reps_before(SAMPLE_ENDS[nxt - 1]):])
+
+
+def test_every_single_byte_error_costs_only_its_frame_and_context():
+    """Exhaustive: each byte of the sample XORed with 8 patterns. Without repair the decoder
+    skips the damaged frame, resynchronises at the next one, and places reps again from the
+    next session header on: exactly those, never a wrong one; the rest are `unplaced`."""
     for pos in range(len(SAMPLE)):
-        frame_start = max(e for e in [0, *SAMPLE_ENDS] if e <= pos)
+        k = frame_index(pos)
+        frame_start = SAMPLE_ENDS[k - 1] if k else 0
+        want = readable_after_damage(k)
         for mask in (1, 2, 4, 0x10, 0x80, 0x11, 0x5A, 0xFF):
             data = bytearray(SAMPLE)
             data[pos] ^= mask
             d = logfmt.decode(bytes(data))
-            assert d.good_bytes == frame_start
-            assert decoded_reps(d) == SAMPLE_REPS[: reps_before(frame_start)]
+            assert d.good_bytes == frame_start, (pos, mask)
+            assert decoded_reps(d) == want, (pos, mask)
+            if k:
+                assert d.skipped == [(frame_start, SAMPLE_ENDS[k])], (pos, mask)
+                assert d.error
+                assert not d.torn or SAMPLE_ENDS[k] == len(SAMPLE)  # only the last can look so
+                assert len(want) + d.unplaced + (not _is_session(k - 1)) == len(SAMPLE_REPS)
+
+
+def test_every_single_bit_flip_is_repaired_and_no_multi_bit_error_makes_a_wrong_rep():
+    for pos in range(len(SAMPLE)):
+        for bit in range(8):
+            data = bytearray(SAMPLE)
+            data[pos] ^= 1 << bit
+            d = logfmt.decode(bytes(data), repair=True)
+            assert decoded_reps(d) == SAMPLE_REPS, (pos, bit)
+            assert d.repaired == [(pos, bit)] and d.damaged() and not d.skipped
+        for mask in (0x11, 0x5A, 0xFF):
+            data = bytearray(SAMPLE)
+            data[pos] ^= mask
+            d = logfmt.decode(bytes(data), repair=True)
+            assert not d.repaired  # two or more bits: never "corrected" into something else
+            got = iter(SAMPLE_REPS)
+            assert all(r in got for r in decoded_reps(d)), (pos, mask)  # a subsequence
+
+
+def test_damage_far_apart_costs_each_region_only():
+    data = bytearray(SAMPLE)
+    hits = [SAMPLE_ENDS[3] + 1, SAMPLE_ENDS[len(SAMPLE_ENDS) // 2] + 1]
+    for h in hits:
+        data[h] ^= 0x24
+    d = logfmt.decode(bytes(data))
+    assert [a for a, _ in d.skipped] == [SAMPLE_ENDS[3], SAMPLE_ENDS[len(SAMPLE_ENDS) // 2]]
+    got = iter(SAMPLE_REPS)
+    assert all(r in got for r in decoded_reps(d))
+    assert d.sessions[-1].number == 3  # the last session header was found past both
+
+
+def old_segment(sessions, version: int) -> bytes:
+    """A segment as format version 1 (no `boot`, no battery in session headers) or 2 (no
+    battery) wrote it."""
+    v3, _, _ = encode_log(sessions)
+    d = logfmt.decode(v3)
+    out = bytearray()
+    pos = 0
+    while pos < len(v3):
+        b0 = v3[pos]
+        head, length = (2, v3[pos + 1]) if b0 & 31 == 31 else (1, b0 & 31)
+        payload = bytes(v3[pos + head : pos + head + length])
+        kind = b0 >> 5
+        if kind == logfmt.K_SEGMENT:
+            payload = payload[:3] + bytes([version]) + payload[4:]
+        elif kind == logfmt.K_SESSION:
+            payload = payload[: -5 if version == 1 else -1]
+        out += logfmt.frame(kind, payload)
+        pos += head + length + 2
+    assert d.error is None
+    return bytes(out)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_older_format_segments_still_decode(version):
+    sessions = random_sessions(random.Random(40), 2, 5)
+    d = logfmt.decode(old_segment(sessions, version))
+    assert d.error is None and d.segment.version == version
+    assert [s.boot is None for s in d.sessions] == [version == 1] * 2
+    assert [s.battery_pct for s in d.sessions] == [None, None]
+    assert [r.fields() for r in d.reps] == [r for s in sessions for r in s]
 
 
 @settings(max_examples=500, deadline=None)
@@ -203,7 +305,7 @@ def test_damage_in_the_middle_is_not_torn():
 
 
 def test_other_format_version_is_flagged():
-    p = bytearray(logfmt.MAGIC) + bytes([2, 0, 0, 0, 0, 1])
+    p = bytearray(logfmt.MAGIC) + bytes([logfmt.FORMAT_VERSION + 1, 0, 0, 0, 0, 1])
     d = logfmt.decode(logfmt.frame(logfmt.K_SEGMENT, p) + SAMPLE[SAMPLE_ENDS[0]:])
     assert d.unsupported and d.reps == []
 

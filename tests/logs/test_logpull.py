@@ -17,6 +17,7 @@ from host_tools.errors import DeviceError
 from .fakes import FakeRTC, fake_link, random_sessions, write_scenario
 
 NOW = datetime(2025, 3, 4, 12, 30, 0, tzinfo=timezone.utc)
+DEV = b"\xa4\xcf\x12\x34\x56\x78"
 
 
 @pytest.fixture(autouse=True)
@@ -136,29 +137,81 @@ def test_a_corrupted_transfer_deletes_nothing(board):
     assert rep_keys(conn) == expected_rows(sessions)
 
 
-def test_damaged_segment_is_imported_up_to_the_damage_and_kept(board):
+def test_damaged_segment_is_imported_past_the_damage_and_kept(board):
     root, sessions = board
     seg = sorted(root.glob("*.dwl"))[1]
     data = bytearray(seg.read_bytes())
-    data[len(data) // 2] ^= 0x55
+    data[len(data) // 2] ^= 0x55  # four bits: detected, not correctable
     seg.write_bytes(bytes(data))
     conn = db.connect()
     report = logpull.pull(fake_link(root), conn, now=NOW)
     assert [p.name for p in root.glob("*.dwl")] == [seg.name]
     assert report.kept == [seg.name]
-    assert any("damaged" in w for w in report.warnings)
+    (warning,) = report.warnings
+    assert "damaged" in warning and "bytes skipped at" in warning
+    assert "dowel logs pull --accept-damaged" in warning
     got = rep_keys(conn)
     assert set(got) < set(expected_rows(sessions))
+    # Pulling again adds nothing and deletes nothing; --accept-damaged frees it, said aloud.
+    again = logpull.pull(fake_link(root), conn, now=NOW)
+    assert again.kept == [seg.name] and again.counts.reps_new == 0
+    freed = logpull.pull(fake_link(root), conn, now=NOW, accept_damaged=True)
+    assert freed.deleted == [seg.name] and "freed as asked" in freed.warnings[0]
+    assert list(root.glob("*.dwl")) == [] and rep_keys(conn) == got
+    raws = list((db.db_path().parent / "raw").rglob(seg.stem + "-*.dwl"))
+    assert [p.read_bytes() for p in raws] == [bytes(data)]
 
 
-def test_torn_tail_segment_is_imported_and_deleted(board):
+def test_a_tail_the_store_did_not_report_is_damage_not_a_torn_write(board):
+    """littlefs commits whole writes: a last frame running past the end of the file is not
+    a power cut. It is imported up to there and kept, with the fix named."""
     root, sessions = board
     seg = sorted(root.glob("*.dwl"))[-1]
     seg.write_bytes(seg.read_bytes()[:-3])
     conn = db.connect()
     report = logpull.pull(fake_link(root), conn, now=NOW)
-    assert list(root.glob("*.dwl")) == [] and not report.warnings
+    assert [p.name for p in root.glob("*.dwl")] == [seg.name]
+    assert "did not report one" in report.warnings[0]
+    assert "--accept-damaged" in report.warnings[0]
     assert rep_keys(conn) == expected_rows(sessions)[:-1]
+
+
+def test_a_write_the_store_reports_unfinished_is_imported_and_deleted(tmp_path):
+    """A write that failed half way (the flash said no): the store notes where it began, and
+    the host may then free the segment without a word: nothing was ever committed there."""
+    root = tmp_path / "flash" / "logs"
+    sessions = random_sessions(random.Random(3), 1, 4)
+    root.parent.mkdir()
+    log = logstore.Log(root=str(root))
+    log.begin_session(DEV, "0.1.0", b"\x01" * 8, "P-0001", None, 1000, True)
+    for rep in sessions[0][:3]:
+        assert log.add_rep(*rep)
+    real = log._f
+
+    class HalfWrite:
+        def write(self, data):
+            real.write(data[: len(data) // 2])
+            real.flush()
+            raise OSError(5, "EIO")
+
+        def flush(self):
+            pass
+
+        def close(self):
+            real.close()
+
+    log._f = HalfWrite()
+    assert not log.add_rep(*sessions[0][3])
+    log.close()
+    ((name, size, _sha, unfinished),) = logstore.segments(str(root))
+    assert 0 < unfinished < size
+    conn = db.connect()
+    report = logpull.pull(fake_link(root), conn, now=NOW)
+    assert report.deleted == [name]
+    assert report.warnings == ["the dowel's log was full: 1 reps were not recorded. Pull more "
+                               "often."]  # the failed rep, counted as dropped
+    assert rep_keys(conn) == expected_rows([sessions[0][:3]])
+    assert logstore._load_state(str(root)).get("unfinished") == []
 
 
 def test_a_wiped_store_gets_new_session_numbers(tmp_path, board):

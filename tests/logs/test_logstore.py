@@ -267,15 +267,16 @@ def test_host_calls(tmp_path, scenario):
     root = tmp_path / "logs"
     write_scenario(root, scenario, segment_bytes=200)
     listed = logstore.segments(str(root))
-    assert [n for n, _, _ in listed] == [p.name for p in segs(root)]
-    for name, size, sha in listed:
+    assert [n for n, _, _, _ in listed] == [p.name for p in segs(root)]
+    for name, size, sha, unfinished in listed:
+        assert unfinished == -1
         data = (root / name).read_bytes()
         assert size == len(data) and sha == hashlib.sha256(data).hexdigest()
         chunk = base64.b64decode(logstore.read(name, 7, 50, str(root)))
         assert chunk == data[7:57]
     st = logstore.status(str(root))
-    assert st["segments"] == len(listed) and st["bytes"] == sum(s for _, s, _ in listed)
-    assert st["next_session"] == 3 and not st["full"] and st["format"] == 1
+    assert st["segments"] == len(listed) and st["bytes"] == sum(s for _, s, _, _ in listed)
+    assert st["next_session"] == 3 and not st["full"] and st["format"] == 2
     first, second = listed[0], listed[1]
     result = logstore.delete(
         [(first[0], first[2]), (second[0], "0" * 64), ("00000999.dwl", "0" * 64)], str(root)
@@ -296,7 +297,7 @@ def test_host_calls_detach_the_running_log(tmp_path):
     log = logstore.Log(root=str(root))
     begin(log)
     log.add_rep(*new_rep())
-    for name, _, sha in logstore.segments(str(root)):
+    for name, _, sha, _ in logstore.segments(str(root)):
         logstore.delete([(name, sha)], str(root))
     assert segs(root) == []
     # The interrupted loop's Log writes nothing more into deleted or new files.

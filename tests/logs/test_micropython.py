@@ -21,6 +21,7 @@ from .fakes import random_sessions, write_scenario
 pytestmark = pytest.mark.vboard
 
 EPOCH = 0x5EED1234
+BOOT = 0x2BAD5EED
 
 
 def run_mp(code: str, files: dict[str, bytes]) -> str:
@@ -65,24 +66,33 @@ os.mkdir("/flash"); os.mkdir(root)
 with open(root + "/state0.json", "w") as f:
     json.dump({"n": 0, "epoch": %(epoch)d, "session": 1, "segment": 1, "rtc": None,
                "dropped": 0}, f)
-log = logstore.Log(root=root, segment_bytes=400)
+log = logstore.Log(root=root, segment_bytes=400, boot=%(boot)d)
 for i, reps in enumerate(SESSIONS):
     log.begin_session(DEV, "0.1.0", b"\x01" * 8, "P-0001", None, 1000 + i, reps[0][7] is not None)
     for rep in reps:
         assert log.add_rep(*rep)
 log.close()
 out = {"segments": {}, "listed": logstore.segments(root)}
-for name, size, sha in out["listed"]:
+for name, size, sha, _u in out["listed"]:
     with open(root + "/" + name, "rb") as f:
         out["segments"][name] = binascii.b2a_base64(f.read()).decode().strip()
 # The device's decoder on its own output.
 reps = []
-for name, size, sha in out["listed"]:
+for name, size, sha, _u in out["listed"]:
     with open(root + "/" + name, "rb") as f:
         d = logfmt.decode(f.read())
     assert d.error is None, d.error
     reps += [list(r.fields()) for r in d.reps]
 out["decoded"] = reps
+# Damage: the resynchronising decoder, and the one-bit repair, on the board's interpreter.
+with open(root + "/" + out["listed"][1][0], "rb") as f:
+    dd = bytearray(f.read())
+dd[len(dd) // 2] ^= 0x55
+d = logfmt.decode(bytes(dd))
+out["damaged"] = [[list(x) for x in d.skipped], d.unplaced, [list(r.fields()) for r in d.reps]]
+dd[len(dd) // 2] ^= 0x55 ^ 0x04
+d = logfmt.decode(bytes(dd), True, True)
+out["repaired"] = [[list(x) for x in d.repaired], [list(r.fields()) for r in d.reps]]
 # Boot recovery: tear the last record of the last segment.
 name = out["listed"][-1][0]
 with open(root + "/" + name, "rb") as f:
@@ -94,7 +104,7 @@ out["torn"] = log.torn_bytes
 log.begin_session(DEV, "0.1.0", b"\x01" * 8, "P-0001", None, 99, True)
 log.add_rep(0, 0, 4000, 0, 0, None, None, 700, 1500, 500, 2000)
 log.close()
-out["after"] = [(n, s) for n, s, _ in logstore.segments(root)]
+out["after"] = [(n, s) for n, s, _, _ in logstore.segments(root)]
 out["read"] = logstore.read(name, 3, 20, root).decode().strip()
 out["delete"] = logstore.delete([(out["listed"][0][0], out["listed"][0][2])], root)
 # A rep packed with the heap locked: any allocation would raise MemoryError.
@@ -123,7 +133,7 @@ print(json.dumps(out))
 
 @pytest.fixture(scope="module")
 def mp_out():
-    code = PROGRAM % {"sessions": json.dumps(SESSIONS), "epoch": EPOCH}
+    code = PROGRAM % {"sessions": json.dumps(SESSIONS), "epoch": EPOCH, "boot": BOOT}
     text = run_mp(code, dowel_files())
     return json.loads(text.strip().splitlines()[-1])
 
@@ -133,7 +143,7 @@ def test_micropython_writes_the_same_bytes_as_cpython(mp_out, tmp_path):
     root.mkdir()
     (root / "state0.json").write_text(json.dumps(
         {"n": 0, "epoch": EPOCH, "session": 1, "segment": 1, "rtc": None, "dropped": 0}))
-    write_scenario(root, SESSIONS, segment_bytes=400)
+    write_scenario(root, SESSIONS, segment_bytes=400, boot=BOOT)
     ours = {p.name: p.read_bytes() for p in sorted(root.glob("*.dwl"))}
     theirs = {n: base64.b64decode(b) for n, b in mp_out["segments"].items()}
     assert len(theirs) > 3
@@ -146,7 +156,7 @@ def test_micropython_writes_the_same_bytes_as_cpython(mp_out, tmp_path):
 
 def test_micropython_host_calls_and_recovery(mp_out):
     listed = mp_out["listed"]
-    for name, size, sha in listed:
+    for name, size, sha, _unfinished in listed:
         data = base64.b64decode(mp_out["segments"][name])
         assert size == len(data) and sha == hashlib.sha256(data).hexdigest()
     last = listed[-1][0]
@@ -162,3 +172,15 @@ def test_micropython_host_calls_and_recovery(mp_out):
 
 def test_packing_a_rep_allocates_nothing_on_micropython(mp_out):
     assert mp_out["grown"] == 0
+
+
+def test_micropython_resynchronises_and_repairs_like_cpython(mp_out):
+    data = bytearray(base64.b64decode(mp_out["segments"][mp_out["listed"][1][0]]))
+    data[len(data) // 2] ^= 0x55
+    d = logfmt.decode(bytes(data))
+    assert d.skipped and mp_out["damaged"] == [
+        [list(x) for x in d.skipped], d.unplaced, [list(r.fields()) for r in d.reps]]
+    data[len(data) // 2] ^= 0x55 ^ 0x04
+    d = logfmt.decode(bytes(data), repair=True)
+    assert d.repaired and mp_out["repaired"] == [
+        [list(x) for x in d.repaired], [list(r.fields()) for r in d.reps]]

@@ -99,7 +99,7 @@ class Store(RuleBasedStateMachine):
         """The host pulls some segments (oldest first), imports them, deletes them."""
         self.log.close()
         listed = logstore.segments(self.root)[: upto]
-        for name, _size, sha in listed:
+        for name, _size, sha, _unfinished in listed:
             data = (Path(self.root) / name).read_bytes()
             d = logfmt.decode(data)
             assert d.error is None or d.torn

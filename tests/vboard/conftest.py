@@ -24,12 +24,12 @@ def dowel_home(tmp_path, monkeypatch) -> Path:
     return home
 
 
-def need_node() -> None:
+def need_interpreter() -> None:
     from host_tools.errors import DeviceError
-    from host_tools.vboard.node import node_command
+    from host_tools.vboard.interp import require_interpreter
 
     try:
-        node_command()
+        require_interpreter()
     except DeviceError as exc:
         pytest.skip(str(exc))
 
@@ -43,7 +43,7 @@ def flash(tmp_path) -> Path:
 
 @pytest.fixture
 def board(flash):
-    need_node()
+    need_interpreter()
     from host_tools.vboard import VirtualBoard
 
     b = VirtualBoard.start(flash_dir=flash)
@@ -51,6 +51,21 @@ def board(flash):
         yield b
     finally:
         b.stop()
+
+
+def flash_file(board_or_flash, path: str) -> bytes:
+    """A file of the board's littlefs image, read from the host (host_tools.vboard.flashimg)."""
+    from host_tools.vboard import flashimg
+
+    where = getattr(board_or_flash, "flash_dir", board_or_flash)
+    return flashimg.read(where, path)
+
+
+def put(board, path: str, data: bytes | str, tmp_dir: Path) -> None:
+    """Write a file on the running board with `mpremote fs cp`, as a developer would."""
+    local = tmp_dir / ("put-" + path.replace("/", "_"))
+    local.write_bytes(data.encode() if isinstance(data, str) else data)
+    mpremote(board.port, "fs", "cp", str(local), ":" + path)
 
 
 def mpremote(port: str, *args: str, timeout: float = 30, check: bool = True):

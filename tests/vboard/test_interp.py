@@ -7,14 +7,14 @@ import pytest
 
 from host_tools.vboard.interp import MicroPythonError, run_micropython
 
-from .conftest import need_node
+from .conftest import need_interpreter
 
 pytestmark = pytest.mark.vboard
 
 
 @pytest.fixture(autouse=True)
-def _node():
-    need_node()
+def _interpreter():
+    need_interpreter()
 
 
 def test_prints_and_sees_the_device_package():

@@ -11,7 +11,7 @@ import pytest
 from host_tools.sim import builds
 from host_tools.vboard import VirtualBoard
 
-from .conftest import mpremote, need_node
+from .conftest import mpremote, need_interpreter
 
 pytestmark = pytest.mark.vboard
 
@@ -74,8 +74,10 @@ def beeper(build: str = "average") -> str:
 
 
 def test_beeps_match_the_losses_one_for_one(flash):
-    need_node()
-    (flash / "main.py").write_text(beeper())
+    need_interpreter()
+    from host_tools.vboard import flashimg
+
+    flashimg.write(flash, {"main.py": beeper()})
     with VirtualBoard.start(flash_dir=flash) as board:
         timeline = board.play("quick")
         time.sleep(timeline.duration_ms / 1000 + 0.4)
@@ -95,7 +97,7 @@ def test_beeps_match_the_losses_one_for_one(flash):
 
 
 def test_readings_reach_the_pin_map_and_the_imu_axes(flash):
-    need_node()
+    need_interpreter()
     steady = {
         "name": "steady",
         "seed": 1,

@@ -1,0 +1,43 @@
+"""Whether the board refused its `/dowel.json`, for every command that talks to a board.
+
+    reason = warn_if_rejected(link, say=console.print)   # None, or the board's reason (shown)
+
+The board keeps no copy of the reason: `dowel.config.read()` loads the file again, exactly as
+the boot did (`dowel.config.load`), so host and board always agree on why. A rejected config
+means the dowel runs on the defaults (patient UNSET, default thresholds) and warbled at boot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from host_tools.errors import DeviceError
+
+FIX = (
+    "Fix it with `dowel calibrate --patient ID` (writes a complete config), or "
+    "`dowel config set --from-defaults KEY=VALUE ...` to start again from the defaults."
+)
+
+
+def read(link) -> tuple[dict, str | None]:
+    """The config the board runs and, when it refused its file, why (else None)."""
+    cfg, reason = link.call("dowel.config", "read")
+    return cfg, reason
+
+
+def rejection_note(reason: str) -> str:
+    """The one line a command prints about a rejected config."""
+    return f"warning: {reason}. {FIX}"
+
+
+def warn_if_rejected(link, say: Callable[[str], None] = print) -> str | None:
+    """Say so when the board's config was rejected; return the reason, or None. Advisory: a
+    board that cannot answer (no dowel firmware yet) gets a note, not an error."""
+    try:
+        _, reason = read(link)
+    except DeviceError as exc:
+        say(f"note: could not read the dowel's config status: {exc}")
+        return None
+    if reason:
+        say(rejection_note(reason))
+    return reason
