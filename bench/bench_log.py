@@ -375,7 +375,7 @@ def _boot_scan_row() -> tuple[str, str, str]:
         from bench.mpbench import firmware_files
         from bench.mpbench import run as run_mp
 
-        out = run_mp(BOOT_SCAN, firmware_files(), heap_kb=128)
+        out = run_mp(BOOT_SCAN, firmware_files())
     except Exception as exc:  # noqa: BLE001 - a figure we could not take is said, not hidden
         return ("boot scan of a full segment (MicroPython)", "not measured", str(exc)[:80])
     return (

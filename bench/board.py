@@ -103,6 +103,10 @@ class BoardBenchError(RuntimeError):
     pass
 
 
+class NoLoop(BoardBenchError):
+    """The board started and was flashed, but the firmware's loop never ticked."""
+
+
 def _read_until(ser, marker: bytes, timeout: float) -> tuple[bytes, dict[bytes, float]]:
     """Console bytes until `marker` arrives; the host's monotonic time (s) each line came."""
     seen: dict[bytes, float] = {}
@@ -122,9 +126,9 @@ def _read_until(ser, marker: bytes, timeout: float) -> tuple[bytes, dict[bytes, 
         if marker in buf and buf.endswith(b"\n"):
             return buf, seen
     tail = [x for x in buf.decode(errors="replace").splitlines() if x.strip()][-4:]
-    raise BoardBenchError(
+    raise NoLoop(
         f"no {marker.decode()!r} on the console within {timeout:.0f} s"
-        + (f"; its last line: {tail[0].strip()[:160]}" if tail else "")
+        + (f"; its last lines: {' / '.join(x.strip() for x in tail)[:300]}" if tail else "")
     )
 
 
@@ -188,7 +192,10 @@ def run(quick: bool = False) -> list[tuple[str, str, str, str]]:
     from bench.run import met
 
     window_s, appends = (2.0, 200) if quick else (5.0, 1000)
-    m = measure(window_s=window_s, appends=appends)
+    try:
+        m = measure(window_s=window_s, appends=appends)
+    except NoLoop as exc:  # a result, not a benchmark that could not run: the dowel is dead
+        return [("boot: power-on to the loop's first tick", "never", str(exc), met(False))]
     loss_ms = config.defaults()["loss_ms"]
     rows = []
     console = m.get("boot_to_console_ms")
@@ -215,9 +222,7 @@ def run(quick: bool = False) -> list[tuple[str, str, str, str]]:
     pre = m.get("boot_heap") or {}
     used0 = pre.get("used")
     share = m["heap_alloc"] - used0 if used0 is not None else None
-    esp_free = (
-        ESP32_HEAP_BYTES - ESP32_BOOT_USED_BYTES - share if share is not None else None
-    )
+    esp_free = ESP32_HEAP_BYTES - ESP32_BOOT_USED_BYTES - share if share is not None else None
     rows.append(
         (
             "heap free after boot, loop running",

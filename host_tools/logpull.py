@@ -136,15 +136,16 @@ def pull(
         # A link from `Link.open` has just set it; set it here otherwise (and when that failed).
         clock = getattr(link, "clock", None) or set_clock(link, now)
         report.clock = clock
+        report.status = link.call(MODULE, "status")
     except DeviceError as exc:
         text = str(exc)
-        if "dowel.logstore" in text and ("ImportError" in text or "ModuleNotFound" in text):
+        if "logstore" in text and ("ImportError" in text or "ModuleNotFound" in text or
+                                   "no module named" in text.lower()):
             raise DeviceError(
                 "the firmware on the dowel has no rep log (dowel.logstore): install the current "
                 "firmware with `dowel flash`"
             ) from None
         raise
-    report.status = link.call(MODULE, "status")
     segs = [SegmentInfo(*s) for s in link.call(MODULE, "segments", timeout=60)]
     if on_total:
         on_total(sum(s.size for s in segs))

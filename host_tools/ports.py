@@ -93,7 +93,7 @@ def list_ports(
     if vport:
         found.insert(
             sum(info.likely for info in found),
-            PortInfo(vport, VIRTUAL, "MicroPython WebAssembly + simulated patient"),
+            PortInfo(vport, VIRTUAL, "MicroPython unix port + simulated patient"),
         )
     return found
 

@@ -146,7 +146,19 @@ def test_python_m_bench_quick_runs_every_section():
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
-    for head in ("1. Detection quality", "2. Loop cost", "3. Footprint", "4. Log"):
+    for head in (
+        "1. Detection quality",
+        "2. Loop cost on the native MicroPython unix port",
+        "3. Footprint",
+        "4. Log",
+        "5. The firmware on a running virtual board",
+    ):
         assert head in out
     assert "could not run" not in out
     assert "heap allocated per step" in out and "heap in use after boot" in out
+    assert "boot: power-on to the loop's first tick" in out
+    booted = "loop rate, 10 ms tick" in out  # else the firmware never ticked: said, with why
+    assert booted or "never" in out, out
+    if booted:
+        for figure in ("heap free after boot", "log append at a rep end, littlefs (200)"):
+            assert figure in out

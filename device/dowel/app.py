@@ -14,8 +14,8 @@ never blocks, Ctrl-C is heard, and other tasks could run. `App.step` is the stea
 it allocates nothing (a test runs it under `micropython.heap_lock()`). Reps wait in RAM until
 the dowel is put down (`PENDING_MAX`), so a flash write never delays a cue. Faults and what
 the dowel does: an IMU that stops answering (carry on without pitch, retry, `@dowel imu
-lost|back`), a boot that raises (stay at the REPL, reason in FAULT_PATH), a crash in the loop
-(reason in FAULT_PATH, reset), a host gone quiet with the loop stopped (`hal.HOST_IDLE_MS`).
+lost|back`), a boot that raises (stay at the REPL, reason in `dowel.fault`), a crash in the loop
+(reason in `dowel.fault`, reset), a host gone quiet with the loop stopped (`hal.HOST_IDLE_MS`).
 """
 
 import asyncio
@@ -85,10 +85,9 @@ _ETIMEDOUT = const(110)
 # A power cut loses at most the reps since the dowel was last put down, and never more than
 # PENDING_MAX: a longer set is written at the rep end that fills the buffer.
 PENDING_MAX = const(32)
-FAULT_PATH = "/fault.txt"
 
 current = None  # the running App, for `dowel.info` calls after Ctrl-C
-boot_error = None  # why the last boot failed (also the first line of FAULT_PATH), or None
+boot_error = None  # why the last boot failed (also in `dowel.fault`), or None
 
 
 def _none(value):
@@ -96,13 +95,15 @@ def _none(value):
 
 
 class App:
-    def __init__(self, board, cfg, cfg_reason, log, device_id, battery=None):
-        from dowel.config import config_hash  # boot only: see `main`
+    def __init__(self, board, cfg, cfg_reason, log, device_id, battery=None, cfg_hash=None):
+        if cfg_hash is None:
+            from dowel.config import config_hash  # boot only: see `_boot`
 
+            cfg_hash = config_hash(cfg)
         self.board = board
         # What the log's session headers need of the config; the dict itself is not kept.
         self.patient = cfg["patient"]
-        self.config_hash = config_hash(cfg)
+        self.config_hash = cfg_hash
         self.log = log
         self.device_id = device_id
         self.battery = battery  # a `battery.Monitor`, or None (no cell to watch)
@@ -133,7 +134,8 @@ class App:
         self.gap_ms = cfg["session_gap_s"] * 1000
         self.pending = []  # ("s", session args) and ("r", rep args) not yet on flash, in order
         self.pending_reps = 0
-        self.ticks = 0  # loop iterations: the host measures the rate with it
+        self.ticks = 0  # loop iterations, between run_ms and stop_ms: the host's rate check
+        self.run_ms = self.stop_ms = 0
         self._timer = None
         self._stopped = False
         if cfg_reason:
@@ -359,6 +361,7 @@ class App:
         self.board.take_watchdog()
         self.board.tone(self.engine.player.freq_hz)  # a cue played at boot (the warble)
         clock = Clock(time.ticks_ms, time.ticks_diff)
+        self.run_ms = time.ticks_ms()
         while True:
             await flag.wait()
             self.step(clock.dt_ms())
@@ -370,6 +373,7 @@ class App:
         if self._stopped:
             return
         self._stopped = True
+        self.stop_ms = time.ticks_ms()
         if self._timer is not None:
             self._timer.deinit()
         self.board.quiet()
@@ -379,26 +383,37 @@ class App:
         self.drift.save()
 
 
-# Modules that only boot needs: the config's validation and the log's decoder (the log's
-# recovery). Dropped once the app is built, so the collector frees their bytecode (the names
-# they interned stay); a host call that imports one later loads it afresh.
-_BOOT_ONLY = ("config", "logread")
+# Modules that only boot needs: the config's validation, the log's decoder (the log's
+# recovery) and the clock chip's driver. Dropped once the app is built, so the collector frees
+# their bytecode (the names they interned stay); a host call that imports one later loads it
+# afresh.
+_BOOT_ONLY = ("config", "logread", "rtc8563")
 
 
 def _boot():
     """Load the config, set the clock, open the board and the log, build the App. A function
     of its own, so nothing boot made stays referenced from `main`'s frame while the loop runs.
-    The watchdog stays with boot.py's timer until the loop starts (`App.run`), so a boot that
-    raises, or a long log recovery, does not reset the board."""
+    Each boot-only module is dropped as soon as it has served (`_BOOT_ONLY`), so boot's peak
+    heap holds one of them at a time. The watchdog stays with boot.py's timer until the loop
+    starts (`App.run`), so a boot that raises, or a long log recovery, does not reset the
+    board."""
     from dowel import config
     from dowel.battery import Monitor
 
     cfg, reason = config.load()
+    cfg_hash = config.config_hash(cfg)
+    config = None
+    _forget("config")
     board = hal.Board(watchdog_on=True)
     dt = hal.find_rtc()
     if dt is not None:
         hal.set_rtc(dt)  # the PCF8563 kept the date while the dowel was off
-    app = App(board, cfg, reason, Log(root="/logs"), hal.unique_id(), Monitor())
+    _forget("rtc8563")
+    gc.collect()
+    log = Log(root="/logs")
+    _forget("logread")
+    gc.collect()
+    app = App(board, cfg, reason, log, hal.unique_id(), Monitor(), cfg_hash)
     imu = board.imu
     print(
         "@dowel boot firmware=%s imu=%s who_am_i=0x%02x rtc=%d config=%s patient=%s"
@@ -423,15 +438,15 @@ def _forget(name):
 
 async def main():
     """Boot and run the loop. A boot that raises leaves the board at the REPL with the reason
-    kept (`boot_error`, FAULT_PATH) and boot.py's timer feeding the watchdog. /main.py runs
+    kept (`boot_error`, `dowel.fault`) and boot.py's timer feeding the watchdog. /main.py runs
     this inside `try`: `stop` and `crash` below give every way out its safe state."""
     global current, boot_error
     try:
         app = _boot()
     except Exception as exc:  # noqa: BLE001 - any boot failure: stay reachable, say why
-        boot_error = "boot " + _reason(exc)
-        print("@dowel boot_failed " + boot_error)
-        _write_fault(boot_error)
+        from dowel import fault
+
+        boot_error = fault.record("boot", exc)
         return
     current = app
     for name in _BOOT_ONLY:
@@ -450,57 +465,10 @@ def stop():
 
 def crash(exc):
     """A MemoryError or a bug in the loop: the safe state, the reason on flash, a reset (the
-    dowel starts again by itself; the host shows the reason, `last_fault`)."""
+    dowel starts again by itself; the host shows the reason, `dowel.fault.last`)."""
     stop()
     gc.collect()  # the loop's frames are gone: room to format the reason
-    line = "loop " + _reason(exc)
-    print("@dowel crash " + line)
-    _write_fault(line)
+    from dowel import fault
+
+    fault.record("loop", exc)
     hal.reset()
-
-
-def _reason(exc):
-    """One line: the exception and where it was raised (the innermost frame)."""
-    import io
-
-    buf = io.StringIO()
-    sys.print_exception(exc, buf)
-    where = ""
-    for line in buf.getvalue().split("\n"):
-        line = line.strip()
-        if line.startswith("File "):
-            where = line
-    text = "%s: %s" % (type(exc).__name__, exc)
-    return (text + " (" + where + ")" if where else text)[:200]
-
-
-def _write_fault(line):
-    """FAULT_PATH holds one line, written whole: a temporary file renamed over the old one."""
-    import os
-
-    try:
-        tmp = FAULT_PATH + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%s ticks_ms=%d\n" % (line, time.ticks_ms()))
-        os.rename(tmp, FAULT_PATH)
-    except OSError:
-        pass  # a flash that refuses: the console line is all there is
-
-
-def last_fault():
-    """Host call: the last boot failure or crash (one line), or None."""
-    try:
-        with open(FAULT_PATH) as f:
-            return f.readline().strip() or None
-    except OSError:
-        return None
-
-
-def clear_fault():
-    """Host call: the host has shown the fault; forget it."""
-    import os
-
-    try:
-        os.remove(FAULT_PATH)
-    except OSError:
-        pass

@@ -11,6 +11,8 @@ One implementation serves the board (at boot, and `write_json` called by the hos
 import json
 import os
 
+from dowel.feedback import MAX_STAGES, MAX_WINDOW, MODE_NAMES, PROBE_NAMES
+
 try:
     from micropython import const
 except ImportError:  # CPython: the host runs these same files
@@ -22,7 +24,8 @@ except ImportError:  # CPython: the host runs these same files
 VERSION = const(1)
 PATH = "/dowel.json"
 SENSOR_NAMES = ("head", "midback", "sacrum")
-FEEDBACK_MODES = ("every", "faded")
+FEEDBACK_MODES = MODE_NAMES  # loss, warning, faded, bandwidth, none (dowel.feedback)
+LEGACY_MODES = {"every": "loss"}  # the name before schedules: still loaded
 _ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 
 # Integer fields: (low, high) inclusive. Sensor thresholds are checked apart (0 < off < on).
@@ -35,7 +38,15 @@ RANGES = {
     "faded_pct": (0, 100),
     "drift_pct": (5, 90),
     "session_gap_s": (60, 86400),
+    "bandwidth_ms": (50, 3000),
+    "warn_pct": (10, 100),
+    "reps_per_set": (0, 100),
+    "sets_per_day": (0, 20),
+    "probe_every": (2, 20),
 }
+SCHEDULE_EXAMPLE = '[{"mode": "warning", "sessions": 3}, {"mode": "loss"}]'
+STAGE_LENGTHS = {"sessions": (1, 365), "days": (1, 365)}
+UNTIL_RANGES = {"fault_below_pct": (1, 100), "last_reps": (5, MAX_WINDOW)}
 
 
 def defaults():
@@ -53,8 +64,15 @@ def defaults():
         },
         "start_deg": 15,  # IMU: a rep starts when trunk pitch passes this
         "end_deg": 8,  # ... and ends when it returns under this
-        "feedback": "every",  # or "faded": beep on faded_pct percent of reps
+        "feedback": "loss",  # or warning, faded, bandwidth, none (dowel.feedback)
         "faded_pct": 50,
+        "bandwidth_ms": 400,  # bandwidth: a loss is cued when it lasts this long
+        "warn_pct": 50,  # warning: ticks start this far up from off toward the contact level
+        "schedule": [],  # stages of feedback the PT prescribes; [] = `feedback` throughout
+        "reps_per_set": 0,  # 0: no sets (no set-done, day-done or probe sets)
+        "sets_per_day": 0,  # 0: no day-done cue
+        "probe": "off",  # "first" set of each day, or "every" probe_every-th: no fault feedback
+        "probe_every": 3,
         "chime": False,  # a short chime after a clean rep
         "drift_pct": 25,  # contact level moved this far from `level`: prompt to recalibrate
         "session_gap_s": 600,  # idle this long and the next rep opens a new log session
@@ -106,11 +124,7 @@ def validate(obj):
                 out[key] = value
     if out["end_deg"] >= out["start_deg"]:
         errors.append(("end_deg", "must be below start_deg (%d)" % out["start_deg"]))
-    if "feedback" in obj:
-        if obj["feedback"] not in FEEDBACK_MODES:
-            errors.append(("feedback", "must be one of: " + ", ".join(FEEDBACK_MODES)))
-        else:
-            out["feedback"] = obj["feedback"]
+    _validate_feedback(obj, out, errors)
     if "chime" in obj:
         if not isinstance(obj["chime"], bool):
             errors.append(("chime", "must be true or false"))
@@ -128,6 +142,108 @@ def validate(obj):
     if errors:
         raise ConfigError(errors)
     return out
+
+
+def _mode(value, field, errors):
+    """A feedback mode's name, the legacy one mapped; None (and an error) when not one."""
+    value = LEGACY_MODES.get(value, value) if isinstance(value, str) else value
+    if value not in FEEDBACK_MODES:
+        errors.append((field, "must be one of: " + ", ".join(FEEDBACK_MODES)))
+        return None
+    return value
+
+
+def _validate_feedback(obj, out, errors):
+    """The feedback mode, the schedule, sets and probe sets (ints are checked with RANGES)."""
+    if "feedback" in obj:
+        mode = _mode(obj["feedback"], "feedback", errors)
+        if mode is not None:
+            out["feedback"] = mode
+    if "probe" in obj:
+        if obj["probe"] not in PROBE_NAMES:
+            errors.append(("probe", "must be one of: " + ", ".join(PROBE_NAMES)))
+        else:
+            out["probe"] = obj["probe"]
+    if out["probe"] != "off" and out["reps_per_set"] == 0:
+        errors.append(("probe", "probe sets need reps_per_set above 0"))
+    if out["sets_per_day"] and out["reps_per_set"] == 0:
+        errors.append(("sets_per_day", "needs reps_per_set above 0"))
+    if "schedule" in obj:
+        schedule = obj["schedule"]
+        if not isinstance(schedule, list) or len(schedule) > MAX_STAGES:
+            errors.append(("schedule", "must be a list of up to %d stages" % MAX_STAGES))
+            return
+        stages = []
+        for i in range(len(schedule)):
+            stage = _validate_stage(schedule[i], i, i == len(schedule) - 1, errors)
+            if stage is not None:
+                stages.append(stage)
+        if len(stages) == len(schedule):
+            out["schedule"] = stages
+
+
+def _validate_stage(given, i, last, errors):
+    """One stage {"mode", "pct" (faded), one of sessions / days / until}, normalized; None
+    (with the errors) when it is bad."""
+    field = "schedule[%d]" % i
+    if not isinstance(given, dict):
+        errors.append((field, 'must be an object like {"mode": "loss", "sessions": 3}'))
+        return None
+    n = len(errors)
+    for key in given:
+        if key not in ("mode", "pct", "sessions", "days", "until"):
+            errors.append((field + "." + key, "unknown field"))
+    mode = _mode(given.get("mode"), field + ".mode", errors)
+    stage = {"mode": mode}
+    if "pct" in given:
+        pct = given["pct"]
+        if mode != "faded":
+            errors.append((field + ".pct", "only a faded stage takes a percentage"))
+        elif not _is_int(pct) or not 0 <= pct <= 100:
+            errors.append((field + ".pct", "must be an integer from 0 to 100"))
+        else:
+            stage["pct"] = pct
+    lengths = [k for k in ("sessions", "days", "until") if k in given]
+    if len(lengths) > 1:
+        errors.append((field, "give one of sessions, days or until, not " + " and ".join(lengths)))
+    elif last and lengths:
+        errors.append(
+            (field, "the last stage lasts until the schedule changes: drop its " + lengths[0])
+        )
+    elif not last and not lengths:
+        errors.append(
+            (field, "needs a length: sessions, days or until (only the last stage has none)")
+        )
+    for key in STAGE_LENGTHS:
+        if key in given:
+            low, high = STAGE_LENGTHS[key]
+            value = given[key]
+            if not _is_int(value) or not low <= value <= high:
+                errors.append(
+                    (field + "." + key, "must be an integer from %d to %d" % (low, high))
+                )
+            else:
+                stage[key] = value
+    if "until" in given:
+        until = _validate_until(given["until"], field + ".until", errors)
+        if until is not None:
+            stage["until"] = until
+    return stage if len(errors) == n else None
+
+
+def _validate_until(given, field, errors):
+    if not isinstance(given, dict) or set(given) != set(UNTIL_RANGES):
+        errors.append((field, 'must be {"fault_below_pct": 10, "last_reps": 30}'))
+        return None
+    out = {}
+    for key in UNTIL_RANGES:
+        low, high = UNTIL_RANGES[key]
+        value = given[key]
+        if not _is_int(value) or not low <= value <= high:
+            errors.append((field + "." + key, "must be an integer from %d to %d" % (low, high)))
+        else:
+            out[key] = value
+    return out if len(out) == len(UNTIL_RANGES) else None
 
 
 def _validate_sensor(given, name, out, errors):
@@ -174,6 +290,11 @@ def set_field(cfg, dotted, text):
             node[keys[-1]] = int(text)
         except ValueError:
             raise ConfigError([(dotted, "must be an integer, not " + repr(text))])
+    elif isinstance(current, list):  # the schedule, as JSON text
+        try:
+            node[keys[-1]] = json.loads(text)
+        except ValueError:
+            raise ConfigError([(dotted, "must be JSON, like " + SCHEDULE_EXAMPLE)])
     else:
         node[keys[-1]] = text
     return validate(new)

@@ -43,6 +43,18 @@ LOG_FULL_CUE = (2000, 600)  # long low tone at the end of a rep that could not b
 # The cell is low (`dowel.battery`): three slow falling steps, once per discharge.
 LOW_BATTERY_CUE = (2960, 250, 0, 150, 2489, 250, 0, 150, 2217, 500)
 
+# Feedback that teaches (`dowel.feedback`): told from the point cues by rhythm, and none borrows
+# a point's pitch. A warning tick is one 16 ms click (the loop's 4 ms tick rounds it up to a
+# multiple), short enough to sound soft next to the 90-220 ms point beeps and to stay separate
+# ticks at 8 a second. The probe cue, two quick pips and a long low note, replaces the ready
+# chirp throughout a probe set: "go, and this set you are on your own". Set done is three
+# rising notes, the last held; day done four rising notes, the last held long.
+WARNING_TICK_CUE = (2489, 16)
+PROBE_CUE = (3136, 50, 0, 60, 3136, 50, 0, 60, 2349, 250)
+SET_DONE_CUE = (2349, 100, 0, 50, 2794, 100, 0, 50, 3136, 260)
+DAY_DONE_CUE = (2349, 100, 0, 40, 2794, 100, 0, 40, 3136, 100, 0, 40, 3729, 500)
+FEEDBACK_NAMES = ("WARNING_TICK_CUE", "PROBE_CUE", "SET_DONE_CUE", "DAY_DONE_CUE")
+
 # Every cue by name, in the order `dowel selftest` plays them (the lost points first).
 NAMES = (
     "HEAD_CUE",

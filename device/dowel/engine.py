@@ -6,6 +6,11 @@ of cue. Pure: it gets readings, pitch and elapsed milliseconds, and drives a Cue
     engine.lost, engine.regained   # bit masks of this tick's LOST / CONTACT events
     engine.touching                # bit mask of the points in contact now
     engine.player.freq_hz          # the tone to output now (engine.tone_changed says if it moved)
+    engine.day = 20466             # optional: today's day number, for sets, days and probes
+    engine.rep_stage, engine.rep_mode, engine.rep_probe, engine.rep_cued   # per rep, for the log
+
+Which faults are cued, the warning ticks, probe sets and set / day done are decided by
+`dowel.feedback` (the config's `feedback` mode or the PT's `schedule`); the engine plays them.
 
 The board's loop (`dowel.app`) and `dowel replay` on the host both run this class, so a trace
 replayed on a laptop takes the very path the firmware takes.
@@ -13,7 +18,17 @@ replayed on a laptop takes the very path the firmware takes.
 
 from dowel import cues
 from dowel.contact import CONTACT, LOST, NO_EVENT, Contact
-from dowel.rep import EV_ARMED, EV_FAULT, EV_REP_END, EV_REP_START, RepMachine, first_point
+from dowel.feedback import DAY_DONE, MODE_WARNING, NO_DAY, SET_DONE, Feedback, Warner
+from dowel.rep import (
+    EV_ARMED,
+    EV_FAULT,
+    EV_RELEASE,
+    EV_REP_END,
+    EV_REP_START,
+    IDLE,
+    RepMachine,
+    first_point,
+)
 
 
 class Engine:
@@ -26,9 +41,24 @@ class Engine:
         self.sacrum = Contact(s["sacrum"]["on"], s["sacrum"]["off"], loss_ms, regain_ms)
         self.reps = RepMachine(cfg["arm_ms"], cfg["start_deg"] * 10, cfg["end_deg"] * 10, has_imu)
         self.player = cues.CuePlayer()
-        self.fader = cues.Fader(cfg["feedback"] == "faded", cfg["faded_pct"])
+        self.feedback = Feedback(cfg)
+        self.warner = Warner(cfg)
+        self.warn_live = False  # warning ticks are on now (mode, probe, armed or in a rep)
+        self.queued = None  # a pattern to play once the current one ends
         self.chime = cfg["chime"]
-        self.cue_this_rep = True
+        self.cue_this_rep = True  # this rep's faults may be cued (mode, faded share, probe)
+        # Set by the shell: today's day number (any integer that changes at midnight, e.g. days
+        # since 2000 from the RTC). NO_DAY: no date known, the day never rolls over.
+        self.day = NO_DAY
+        # The current (or just ended) rep, for the log: stage index, MODE_*, probe set, and
+        # the points whose loss was cued (bit mask).
+        self.rep_stage = 0
+        self.rep_mode = self.feedback.mode
+        self.rep_probe = False
+        self.rep_cued = 0
+        self.new_session = False  # the rep that just started opened a log session
+        self.session_gap_ms = cfg["session_gap_s"] * 1000
+        self._last_end_ms = -1  # rep clock at the last rep's end; -1: none yet (boot)
         self.lost = 0
         self.regained = 0
         self.touching = 0  # bit mask of the points in contact (all start out of contact)
@@ -54,8 +84,20 @@ class Engine:
         events = self.reps.update(self.touching, firm, lost, pitch_ddeg, dt_ms)
         player = self.player
         self.tone_changed = player.pattern is not None and player.update(dt_ms)
+        if player.pattern is None and self.queued is not None:
+            self.play(self.queued)
+            self.queued = None
+        fb = self.feedback
+        if fb.pending:  # bandwidth: losses waiting out the tolerance (before this tick's fault)
+            due = fb.bandwidth_tick(self.regained, dt_ms)
+            if due:
+                self._cue_loss(due)
         if events:
             self._cue(events)
+        if self.warn_live:
+            tick = self.warner.update(head, midback, sacrum, self.touching, dt_ms)
+            if tick and player.pattern is None:
+                self.play(cues.WARNING_TICK_CUE)
         return events
 
     def _contact_events(self, e_head, e_midback, e_sacrum):
@@ -84,18 +126,64 @@ class Engine:
         return self.head.firm() | (self.midback.firm() << 1) | (self.sacrum.firm() << 2)
 
     def _cue(self, events):
-        # Faded feedback decides once per rep, when it starts, so a rep is cued all or nothing.
+        """The cue of a tick with events. At most one plays now (a loss first, then day or
+        set done, the chime, the ready or probe cue); a probe cue due after a set-done waits
+        in `queued`."""
+        fb = self.feedback
+        reps = self.reps
         if events & EV_REP_START:
-            self.cue_this_rep = self.fader.next_rep()
+            # Feedback decides once per rep, when it starts, so a rep is cued all or nothing.
+            self._rep_start(fb, reps)
         pattern = None
-        if events & EV_FAULT and self.cue_this_rep:
-            pattern = cues.LOST_CUES[first_point(self.reps.new_faults)]
-        elif events & EV_REP_END and self.chime and not self.reps.lost_mask:
-            pattern = cues.GOOD_REP_CUE
-        elif events & EV_ARMED:
-            pattern = cues.READY_CUE
+        if events & EV_FAULT:
+            points = fb.fault(reps.new_faults)
+            if points:
+                self.rep_cued |= points
+                pattern = cues.LOST_CUES[first_point(points)]
+        if events & EV_REP_END:
+            self._last_end_ms = reps.clock_ms
+            done = fb.rep_end(reps.lost_mask, events & EV_RELEASE)
+            if fb.late:
+                self.rep_cued |= fb.late
+                pattern = cues.LOST_CUES[first_point(fb.late)]
+            if done:
+                done_cue = cues.DAY_DONE_CUE if done & DAY_DONE else cues.SET_DONE_CUE
+                if pattern is None:
+                    pattern = done_cue
+                else:
+                    self.queued = done_cue
+                if fb.probe_now and self.queued is None:
+                    self.queued = cues.PROBE_CUE  # the next set is a probe set: say so now
+            elif pattern is None and self.chime and not reps.lost_mask and self.cue_this_rep:
+                pattern = cues.GOOD_REP_CUE
+        elif events & EV_RELEASE:
+            fb.cancel()
+        if events & EV_ARMED:
+            probe = fb.arming(self.day)
+            if pattern is None:
+                pattern = cues.PROBE_CUE if probe else cues.READY_CUE
         if pattern is not None:
             self.play(pattern)
+        self.warn_live = fb.mode == MODE_WARNING and not fb.probe_now and reps.state != IDLE
+        if not self.warn_live:
+            self.warner.reset()
+
+    def _rep_start(self, fb, reps):
+        # The session rule the shell's log uses (`dowel.app`): the first rep, or one that
+        # starts session_gap_s or more after the last rep's end. No rebase comes between a
+        # rep's end and the next start, so both clock readings are on the same clock.
+        last = self._last_end_ms
+        self.new_session = last < 0 or reps.start_ms - last >= self.session_gap_ms
+        fb.rep_start(self.day, self.new_session)
+        self.cue_this_rep = fb.cue_faults
+        self.rep_stage = fb.rep_stage
+        self.rep_mode = fb.rep_mode
+        self.rep_probe = fb.rep_probe
+        self.rep_cued = 0
+
+    def _cue_loss(self, points):
+        self.rep_cued |= points
+        self.play(cues.LOST_CUES[first_point(points)])
 
     def play(self, pattern):
         self.player.play(pattern)

@@ -1,4 +1,5 @@
-"""`dowel sessions`: the logged sessions in the database, with rep counts.
+"""`dowel sessions`: the logged sessions in the database, with rep counts and battery level;
+an estimated start (the dowel's clock had lost the date) is marked `~`.
 
 dowel sessions [--patient ID] [--json]
 """
@@ -35,11 +36,41 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     table = Table(box=None, header_style="bold")
-    for col in ("patient", "started (UTC)", "device", "session", "reps", "clean", "IMU"):
+    for col in (
+        "patient",
+        "started (UTC)",
+        "device",
+        "session",
+        "reps",
+        "clean",
+        "IMU",
+        "battery",
+    ):
         table.add_column(col)
+    estimated = 0
     for r in rows:
         started = r["started_utc"].replace("T", " ")[:16] if r["started_utc"] else "clock not set"
-        table.add_row(r["patient"], started, r["device_id"], str(r["session"]), str(r["reps"]),
-                      str(r["clean"]), "yes" if r["has_imu"] else "no")
-    Console(soft_wrap=True).print(table)
+        if r["started_utc"] and r["started_estimated"]:
+            started = "~" + started
+            estimated += 1
+        battery = "–" if r["battery_pct"] is None else f"{r['battery_pct']}%"
+        table.add_row(
+            r["patient"],
+            started,
+            r["device_id"],
+            str(r["session"]),
+            str(r["reps"]),
+            str(r["clean"]),
+            "yes" if r["has_imu"] else "no",
+            battery,
+        )
+    console = Console(soft_wrap=True)
+    console.print(table)
+    if estimated:
+        console.print(
+            f"~ estimated start ({estimated}): the dowel's clock had lost the date (it was "
+            "switched off); placed from the session order and the dowel's running time. "
+            "`--json` gives each one's earliest and latest start.",
+            markup=False,
+        )
     return 0

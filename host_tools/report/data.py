@@ -56,6 +56,12 @@ class SessionStats:
     day: date | None  # calendar day in the report's zone
     has_imu: bool
     firmware: str
+    # The dowel's clock had lost the date: `started` is the host's estimate, between `earliest`
+    # and `latest` (`host_tools.session_dates`).
+    estimated: bool = False
+    earliest: datetime | None = None
+    latest: datetime | None = None
+    battery_pct: int | None = None  # at the session's start; None: unknown
     reps: int = 0
     clean: int = 0
     # First point lost (the rep's outcome): these plus `clean` add up to `reps`.
@@ -131,8 +137,8 @@ class ReportData:
     start: date | None  # first calendar day of the period; None: nothing recorded at all
     end: date | None  # last calendar day (inclusive)
     days: list[DayStats]
-    sessions: list[SessionStats]  # dated sessions in the period, oldest first
-    undated_sessions: int  # sessions left out: no start time, so no day to put them on
+    sessions: list[SessionStats]  # sessions in the period (dated or estimated), oldest first
+    undated_sessions: int  # sessions left out: no start time, not even an estimate
     calibrations: list[CalibrationVisit]
     drift_prompts: list[DriftPrompt]
     tz: tzinfo = timezone.utc  # the zone calendar days are counted in
@@ -161,6 +167,11 @@ class ReportData:
         return sum(1 for d in self.days if d.met)
 
     @property
+    def estimated_sessions(self) -> list[SessionStats]:
+        """Sessions in the period whose date the host estimated."""
+        return [s for s in self.sessions if s.estimated]
+
+    @property
     def imu_sessions(self) -> list[SessionStats]:
         return [s for s in self.sessions if s.has_imu_data]
 
@@ -185,16 +196,23 @@ def local_zone() -> tzinfo:
 def load_sessions(
     conn: sqlite3.Connection, patient: str, tz: tzinfo = timezone.utc
 ) -> list[SessionStats]:
-    """Every session of `patient` with its rep counts and IMU spreads: dated ones oldest
-    first, then those without a start time (the dowel's clock was never set)."""
+    """Every session of `patient` with its rep counts and IMU spreads: dated ones (by the
+    dowel's clock, or estimated by the host: `estimated`) oldest first, then those without a
+    start time at all."""
     rows = conn.execute(
-        "SELECT device_id, session, started_utc, has_imu, firmware FROM sessions "
+        "SELECT device_id, session, started_utc, has_imu, firmware, started_estimated, "
+        "started_earliest_utc, started_latest_utc, battery_pct FROM sessions "
         "WHERE patient = ?",
         (patient,),
     ).fetchall()
+
+    def moment(text: str | None) -> datetime | None:
+        return parse_utc(text) if text is not None else None
+
     sessions: dict[tuple[str, int], SessionStats] = {}
     for row in rows:
-        started = parse_utc(row["started_utc"]) if row["started_utc"] is not None else None
+        started = moment(row["started_utc"])
+        estimated = bool(row["started_estimated"]) and started is not None
         sessions[(row["device_id"], row["session"])] = SessionStats(
             device_id=row["device_id"],
             session=row["session"],
@@ -202,6 +220,10 @@ def load_sessions(
             day=started.astimezone(tz).date() if started else None,
             has_imu=bool(row["has_imu"]),
             firmware=row["firmware"],
+            estimated=estimated,
+            earliest=moment(row["started_earliest_utc"]) if estimated else None,
+            latest=moment(row["started_latest_utc"]) if estimated else None,
+            battery_pct=row["battery_pct"],
         )
     values: dict[tuple[str, int], dict[str, list[float]]] = {
         k: {"depth": [], "loss_pitch": [], "clean_depth": [], "lower": [], "pause": [], "rise": []}

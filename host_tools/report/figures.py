@@ -77,9 +77,12 @@ def _session_axis(ax, data: ReportData, sessions: list[SessionStats]) -> None:
     for s in sessions:
         assert s.started is not None
         times.append(s.started.astimezone(data.tz))
+    marks = ["~" if s.estimated else "" for s in sessions]  # estimated dates (summary's mark)
     if len(sessions) <= 14:
         ax.set_xticks(range(len(times)))
-        ax.set_xticklabels([f"{t.day} {t:%b}\n{t:%H:%M}" for t in times])
+        ax.set_xticklabels(
+            [f"{m}{t.day} {t:%b}\n{t:%H:%M}" for m, t in zip(marks, times, strict=True)]
+        )
     else:
         firsts = [i for i, t in enumerate(times) if i == 0 or t.date() != times[i - 1].date()]
         if len(firsts) <= 31:  # beyond a month the lines would hide the bars
@@ -93,7 +96,10 @@ def _session_axis(ax, data: ReportData, sessions: list[SessionStats]) -> None:
             centre = (first + nxt - 1) / 2
             if last is None or centre - last >= min_gap:
                 ticks.append(centre)
-                labels.append(f"{times[first]:%a}\n{times[first].day} {times[first]:%b}")
+                day_marks = "~" if any(marks[first:nxt]) else ""
+                labels.append(
+                    f"{day_marks}{times[first]:%a}\n{times[first].day} {times[first]:%b}"
+                )
                 last = centre
         ax.set_xticks(ticks)
         ax.set_xticklabels(labels)

@@ -16,7 +16,13 @@ from pathlib import Path
 
 from host_tools.report.data import POINTS, ReportData
 from host_tools.report.figures import COLOURS, LABELS, STYLE, build_figures, figure_svg
-from host_tools.report.summary import POINT_NAMES, day_text, summarize
+from host_tools.report.summary import (
+    POINT_NAMES,
+    day_text,
+    estimated_note,
+    session_start_text,
+    summarize,
+)
 
 CSS = """
 body { font: 15px/1.45 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
@@ -85,13 +91,11 @@ def _sessions_table(data: ReportData) -> str:
     )
     rows = []
     for s in data.sessions:
-        assert s.started is not None
-        t = s.started.astimezone(data.tz)
         share = f" ({round(100 * s.clean / s.reps)}%)" if s.reps else ""
         depth = f"{s.depth.median:.0f}°" if s.depth.n else "–"
         pitch = f"{s.loss_pitch.median:.0f}°" if s.loss_pitch.n else "–"
         cells = [
-            f"{t:%a} {day_text(t.date())} {t:%H:%M}",
+            session_start_text(s, data.tz),
             s.reps,
             f"{s.clean}{share}",
             *(s.first_lost[p] for p in POINTS),
@@ -100,9 +104,11 @@ def _sessions_table(data: ReportData) -> str:
             "yes" if s.has_imu else "no",
         ]
         rows.append("<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in cells) + "</tr>")
+    note = estimated_note(data)
+    foot = f'<p class="note" id="estimated-note">{_esc(note)}</p>' if note else ""
     return (
         f'<table id="sessions"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f"<tbody>{''.join(rows)}</tbody></table>{foot}"
     )
 
 
@@ -232,6 +238,12 @@ def front_page(data: ReportData, generated: datetime):
             front.text(0.08, y, ("\u2022 " if i == 0 else "   ") + part, fontsize=11, va="top")
             y -= 0.022
         y -= 0.008
+    note = estimated_note(data)
+    if note:
+        y -= 0.01
+        for part in textwrap.wrap(note, 105):
+            front.text(0.08, y, part, fontsize=8.5, color="#555555", style="italic", va="top")
+            y -= 0.016
     return front
 
 

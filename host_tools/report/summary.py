@@ -11,15 +11,20 @@ than the thresholds below is reported as "about the same", not as a rise or a fa
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta, tzinfo
 
 from host_tools.report.data import (
     POINTS,
     ReportData,
+    SessionStats,
     halves,
     pooled_share,
     pooled_values,
 )
+
+ESTIMATED_MARK = "~"  # before an estimated date: "~Tue 3 Mar"
+# An estimate whose range is at most this shows its time of day too ("~Tue 3 Mar 09:30").
+TIME_SHOWN_WITHIN = timedelta(minutes=30)
 
 MIN_REPS_FOR_SHARE = 10  # per half, before a share is compared
 MIN_VALUES_FOR_MEAN = 5  # per half, before an IMU mean is compared
@@ -34,6 +39,45 @@ POINT_NAMES = {"head": "head", "midback": "mid-back", "sacrum": "sacrum"}
 
 def day_text(day: date) -> str:
     return f"{day.day} {day.strftime('%b')}"
+
+
+def session_start_text(s: SessionStats, tz: tzinfo) -> str:
+    """ "Tue 3 Mar 09:30"; an estimated one "~Tue 3 Mar 09:30", or "~Tue 3 Mar" when the
+    estimate's range is wider than TIME_SHOWN_WITHIN."""
+    if s.started is None:
+        return "no date"
+    t = s.started.astimezone(tz)
+    text = f"{t:%a} {day_text(t.date())}"
+    if not s.estimated:
+        return f"{text} {t:%H:%M}"
+    width = (s.latest - s.earliest) if s.latest and s.earliest else None
+    if width is not None and width <= TIME_SHOWN_WITHIN:
+        text += f" {t:%H:%M}"
+    return ESTIMATED_MARK + text
+
+
+def _span_text(width: timedelta) -> str:
+    hours = width.total_seconds() / 3600
+    if hours < 1:
+        return f"{max(1, round(hours * 60))} min"
+    if hours < 48:
+        return f"{round(hours)} h"
+    return f"{round(hours / 24)} days"
+
+
+def estimated_note(data: ReportData) -> str | None:
+    """The footnote for estimated dates, or None when every session was dated by the dowel."""
+    est = data.estimated_sessions
+    if not est:
+        return None
+    widths = [s.latest - s.earliest for s in est if s.latest and s.earliest]
+    worst = f", each within {_span_text(max(widths) / 2)} either way" if widths else ""
+    return (
+        f"{ESTIMATED_MARK} estimated date: the dowel's clock had lost the date (it was switched "
+        f"off), so {_plural(len(est), 'session')} {'was' if len(est) == 1 else 'were'} placed "
+        "from the order of the sessions, the dowel's running time and the dated sessions "
+        f"around {'it' if len(est) == 1 else 'them'}{worst}."
+    )
 
 
 def pct(x: float) -> str:
@@ -84,6 +128,12 @@ def summarize(data: ReportData) -> list[str]:
         if data.total_reps:
             lines.extend(_point_lines(data))
             lines.extend(_imu_lines(data))
+    if data.estimated_sessions:
+        n = len(data.estimated_sessions)
+        lines.append(
+            f"{_plural(n, 'session')} {'has' if n == 1 else 'have'} an estimated date "
+            f"(marked {ESTIMATED_MARK}): the dowel's clock had lost the date."
+        )
     if data.undated_sessions:
         lines.append(
             f"{_plural(data.undated_sessions, 'session')} had no date (the dowel's clock was not "

@@ -132,6 +132,7 @@ class Daemon:
         self.board_pid = 0
         self.bmaster = -1
         self.to_board = bytearray()
+        self.held_in = bytearray()
         self.hold_input = True
         self.boot_mode = "friendly"
         self.mode = "off"
@@ -354,6 +355,8 @@ class Daemon:
                 else:
                     out += rest
                 break
+            self.console(bytes(out))  # what came before the marker, under the old state
+            out.clear()
             self.on_marker(rest[len(MARK_START) : j].decode(errors="replace"), out)
             data = rest[j + len(MARK_END) :]
         self.console(bytes(out))
@@ -361,7 +364,9 @@ class Daemon:
     def on_marker(self, name: str, out: bytearray) -> None:
         if name == "up":
             self.hold_input = False
+            held, self.held_in = bytes(self.held_in), bytearray()
             self.flush_board()
+            self.host_bytes(held)
         elif name == "main":
             self.mode = "main"
             self.ready = True
@@ -470,6 +475,8 @@ class Daemon:
         elif kind == EV_HARD_RESET:
             self.reset_board("hard")
         elif kind == EV_POWER_CUT:
+            self.cut_ops = -1  # spent: the boots after it must not cut again
+            self.write_header()
             self.reset_board("power")
         elif kind == EV_DEEPSLEEP:
             self.reset_board("deepsleep")
@@ -603,6 +610,14 @@ class Daemon:
             self.disconnect()
             return
         self.on_host_input(data)
+        self.host_bytes(data)
+
+    def host_bytes(self, data: bytes) -> None:
+        """Bytes from the host to the board, the Ctrl-Cs among them delivered as a UART would.
+        Held while the board boots (before its SIGINT handler exists): replayed at "up"."""
+        if self.hold_input or self.board is None:
+            self.held_in += data
+            return
         while b"\x03" in data:
             i = data.index(b"\x03")
             self.bwrite(data[:i])

@@ -1,6 +1,7 @@
 """`calibrate(link, patient)` end to end on a fake board running the real device modules."""
 
 import json
+import re
 
 import pytest
 from dowel import config as dconfig
@@ -151,8 +152,12 @@ def test_yes_steps_fit_the_shipped_calibration_scenario():
     scenario = load_scenario("calibration")
     truth = render(scenario).truth
     steps, slack = Steps(), 500
-    assert scenario["steps"][0]["do"] == "released"
-    released_end = scenario["steps"][0]["ms"]
+    # The patient waits for the host's first live reading (the board holds the scenario there),
+    # so the phases line up whenever `dowel calibrate` starts.
+    assert scenario["steps"][0]["do"] == "await_host" and truth["holds"][0]["at_ms"] == 0
+    assert re.search(scenario["steps"][0]["match"], "import dowel.stream as _s")
+    assert scenario["steps"][1]["do"] == "released"
+    released_end = scenario["steps"][1]["ms"]
     pickup_ms = truth["pickups"][0]  # three-point contact from here
     first_rep = truth["reps"][0]["start_ms"]
     put_down = truth["releases"][0][0]

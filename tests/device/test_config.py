@@ -31,7 +31,7 @@ def test_issue_contract_example_is_valid():
         }
     )
     assert cfg["sensors"]["midback"] == {"on": 21000, "off": 17000, "level": 0}
-    assert cfg["feedback"] == "every"
+    assert cfg["feedback"] == "loss"
 
 
 def test_every_bad_field_is_named_at_once():

@@ -3,7 +3,9 @@ mpremote of tests/vboard/conftest.py, plus a board running the deployed firmware
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -17,13 +19,15 @@ def board_exec(port: str, code: str, timeout: float = 30) -> str:
 
 def deploy_firmware(board, files: dict[str, str] | None = None) -> None:
     """`dowel flash` onto the board, then write `files` ({path: text}); the link's close
-    soft-resets, and a hard reset boots into main.py (friendly REPL) with them."""
+    soft-resets, and a hard reset boots into main.py (friendly REPL) with them.
+    `$FIRMWARE_TEST_SRC` deploys another firmware tree (an older one: do the tests fail?)."""
     from host_tools.deploy import deploy
     from host_tools.link import Link
 
+    src = os.environ.get("FIRMWARE_TEST_SRC")
     link = Link.open(board.port)
     try:
-        deploy(link)
+        deploy(link, src=Path(src) if src else None)
         for path, text in (files or {}).items():
             link.exec(f"with open({path!r}, 'w') as f:\n    f.write({text!r})\n")
     finally:
@@ -52,3 +56,56 @@ def board(flash):  # noqa: F811
         yield b
     finally:
         b.stop()
+
+
+class ConsoleReader:
+    """The board's console, read from its serial port while the loop runs (the daemon drops
+    output while nobody has the port open, as a USB-serial bridge does)."""
+
+    def __init__(self, port: str):
+        import tty
+
+        self.fd = os.open(port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        tty.setraw(self.fd)
+        self.buf = b""
+
+    def read_for(self, seconds: float) -> bytes:
+        import select
+
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            if select.select([self.fd], [], [], left)[0]:
+                try:
+                    self.buf += os.read(self.fd, 65536)
+                except BlockingIOError:
+                    pass
+        return self.buf
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def device_source(path: str) -> str:
+    return (Path(__file__).resolve().parents[2] / "device" / path).read_text()
+
+
+def calibrated_config(build: str = "average") -> str:
+    """/dowel.json as `dowel calibrate` would set it for the simulated patient of `build`."""
+    import json
+
+    from dowel import config
+
+    from host_tools.calibration import Stats, propose
+    from host_tools.sim import render
+
+    timeline = render({"build": build, "steps": [{"do": "released", "ms": 10}]})
+    levels = timeline.truth["build"]
+    zero = [Stats(level, 50, 0, 0, 100) for level in levels["zero_counts"]]
+    contact = [Stats(level, 300, 0, 0, 100) for level in levels["contact_counts"]]
+    proposal = propose(zero, contact)
+    assert proposal.ok
+    cfg = config.defaults()
+    cfg["patient"] = "P-FW"
+    for name, s in zip(config.SENSOR_NAMES, proposal.sensors, strict=True):
+        cfg["sensors"][name].update(on=s.on, off=s.off, level=s.contact.level)
+    return json.dumps(cfg)

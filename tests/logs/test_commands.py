@@ -46,7 +46,10 @@ def test_pull_sessions_export(board, capsys, tmp_path):
         ("P-0001", 1, 5), ("P-0001", 2, 5)]
     assert rows[0]["clean"] == sum(1 for r in sessions[0] if r[3] == 0)
     assert cli.main(["sessions", "--patient", "P-0001"]) == 0
-    assert "clock not set" in capsys.readouterr().out
+    # Written without a clock: never "clock not set" any more, an estimated start marked "~".
+    listing = capsys.readouterr().out
+    assert "clock not set" not in listing and "~" in listing and "estimated start" in listing
+    assert all(r["started_estimated"] and r["started_utc"] for r in rows)
 
     assert cli.main(["logs", "export", "--patient", "P-0001", "--format", "csv"]) == 0
     table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))

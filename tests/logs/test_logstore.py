@@ -276,7 +276,7 @@ def test_host_calls(tmp_path, scenario):
         assert chunk == data[7:57]
     st = logstore.status(str(root))
     assert st["segments"] == len(listed) and st["bytes"] == sum(s for _, s, _, _ in listed)
-    assert st["next_session"] == 3 and not st["full"] and st["format"] == 2
+    assert st["next_session"] == 3 and not st["full"] and st["format"] == logfmt.FORMAT_VERSION
     first, second = listed[0], listed[1]
     result = logstore.delete(
         [(first[0], first[2]), (second[0], "0" * 64), ("00000999.dwl", "0" * 64)], str(root)

@@ -184,3 +184,54 @@ def test_micropython_resynchronises_and_repairs_like_cpython(mp_out):
     d = logfmt.decode(bytes(data), repair=True)
     assert d.repaired and mp_out["repaired"] == [
         [list(x) for x in d.repaired], [list(r.fields()) for r in d.reps]]
+
+
+HEADER_PROGRAM = r"""
+import sys, binascii
+sys.path.insert(0, "/lib")
+from dowel import logfmt, logread, logstore
+DEV = binascii.unhexlify("a4cf12345678")
+out = []
+for battery in (None, 0, 42, 100):
+    data = logfmt.segment_header(0x5EED1234, 1) + logfmt.session_header(
+        7, DEV, "0.1.0", b"\x01" * 8, "P-0001", (2025, 3, 4, 9, 30, 0), 2**30 - 1, True,
+        (3, 4000), boot=0x2BAD5EED, battery_pct=battery)
+    d = logread.decode(data)
+    s = d.sessions[0]
+    out.append((binascii.hexlify(data).decode(), d.segment.version, s.battery_pct, s.boot,
+                s.rtc, s.base, d.error))
+try:
+    logfmt.session_header(7, DEV, "0.1.0", b"", "P", None, 0, False, battery_pct=101)
+    out.append("accepted 101")
+except ValueError:
+    out.append("refused 101")
+import os
+os.mkdir("/flash"); os.mkdir("/flash/logs")
+log = logstore.Log(root="/flash/logs", boot=0x2BAD5EED)
+for battery in (150, -3, 55.9, "x"):
+    log.begin_session(DEV, "0.1.0", b"\x01" * 8, "P-0001", None, 10, False, battery_pct=battery)
+log.close()
+name = logstore.segments("/flash/logs")[0][0]
+d = logread.decode(open("/flash/logs/" + name, "rb").read())
+out.append([s.battery_pct for s in d.sessions])
+out.append(logstore.session_boot == 0x2BAD5EED)
+print(repr(out))
+"""
+
+
+def test_session_header_with_battery_round_trips_on_micropython():
+    import ast
+
+    got = ast.literal_eval(run_mp(HEADER_PROGRAM, dowel_files()).strip().splitlines()[-1])
+    dev = bytes.fromhex("a4cf12345678")
+    for row, battery in zip(got[:4], (None, 0, 42, 100), strict=True):
+        expected = logfmt.segment_header(0x5EED1234, 1) + logfmt.session_header(
+            7, dev, "0.1.0", b"\x01" * 8, "P-0001", (2025, 3, 4, 9, 30, 0), 2**30 - 1, True,
+            (3, 4000), boot=0x2BAD5EED, battery_pct=battery)
+        assert row[0] == expected.hex()  # byte-identical to CPython's encoder
+        assert tuple(row[1:]) == (3, battery, 0x2BAD5EED, (2025, 3, 4, 9, 30, 0), (3, 4000),
+                                  None)
+    assert got[4] == "refused 101"
+    # The loop's bad readings never stop it: clamped, or logged as unknown.
+    assert got[5] == [100, 0, 55, None]
+    assert got[6] is True  # the boot the host's clock call reports (`dowel.clock.sync`)

@@ -29,11 +29,33 @@ pytestmark = pytest.mark.vboard
 
 
 def install_firmware(flash: Path, build: Path) -> None:
+    """The built firmware into the folder `flash`, which to_image() writes to the board's."""
     compile_device(build)
     for board_path, local in board_files(build).items():
         dst = flash / board_path.lstrip("/")
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(local, dst)
+
+
+def to_image(flash: Path) -> Path:
+    """The board's littlefs image holding the files of the folder `flash` (board stopped)."""
+    from host_tools.vboard import flashimg
+
+    image = flash.with_suffix(".img")
+    flashimg.write(
+        image,
+        {"/" + p.relative_to(flash).as_posix(): p.read_bytes()
+         for p in flash.rglob("*") if p.is_file()},
+    )
+    return image
+
+
+def image_segments(image: Path) -> dict[str, bytes]:
+    """The log segments on the board's flash now (a snapshot of the image)."""
+    from host_tools.vboard import flashimg
+
+    return {k: v for k, v in flashimg.files(image).items()
+            if k.startswith("/logs/") and k.endswith(".dwl")}
 
 
 @pytest.fixture
@@ -76,10 +98,10 @@ def want(sessions) -> list[tuple]:
             for i, reps in enumerate(sessions) for r in reps]
 
 
-def on_device(logs: Path) -> set[tuple]:
+def on_device(image: Path) -> set[tuple]:
     out = set()
-    for path in sorted(logs.glob("*.dwl")):
-        out |= {(r.session.number, r.seq) for r in logfmt.decode(path.read_bytes()).reps}
+    for _, data in sorted(image_segments(image).items()):
+        out |= {(r.session.number, r.seq) for r in logfmt.decode(data).reps}
     return out
 
 
@@ -88,10 +110,11 @@ def test_interrupted_pulls_then_a_whole_one(vboard, monkeypatch):
     sessions = random_sessions(random.Random(41), 4, 15)
     write_scenario(flash / "logs", sessions, segment_bytes=200)
     assert len(list((flash / "logs").glob("*.dwl"))) >= 8
+    image = to_image(flash)
     real_open = link.Link.open
     cuts = [(3, "before"), (5, "while-answering"), (4, "while-answering"), (7, "before"),
             (9, "while-answering")]
-    with VirtualBoard.start(flash_dir=flash, name="logs-e2e") as board:
+    with VirtualBoard.start(flash_dir=image, name="logs-e2e") as board:
         for at, mode in cuts:
             def cut_open(port, at=at, mode=mode):
                 opened = real_open(port)
@@ -105,12 +128,12 @@ def test_interrupted_pulls_then_a_whole_one(vboard, monkeypatch):
             conn = db.connect()
             in_db = {(r[0], r[1]) for r in db_reps(conn)}
             conn.close()
-            assert in_db | on_device(flash / "logs") == {(r[0], r[1]) for r in want(sessions)}
+            assert in_db | on_device(image) == {(r[0], r[1]) for r in want(sessions)}
         assert cli.main(["logs", "pull", "--port", board.port]) == 0
     conn = db.connect()
     assert db_reps(conn) == want(sessions)
     conn.close()
-    assert list((flash / "logs").glob("*.dwl")) == []
+    assert image_segments(image) == {}
 
 
 def patient_config(build: str = "average", patient: str = "P-0042") -> dict:
@@ -137,7 +160,7 @@ def test_scenario_reps_pulled_one_for_one(vboard):
 
     VirtualBoard, flash = vboard
     config.save(patient_config(), str(flash / "dowel.json"))
-    with VirtualBoard.start(flash_dir=flash, name="logs-scenario") as board:
+    with VirtualBoard.start(flash_dir=to_image(flash), name="logs-scenario") as board:
         assert cli.main(["logs", "pull", "--port", board.port]) == 0  # sets the clock
         time.sleep(0.5)  # the board reboots into the loop
         timeline = board.play("quick")

@@ -15,7 +15,9 @@ Patient P-0007, prescription 3x10/day, one dowel, Mon 3 to Sun 9 March 2025 (UTC
 - Thu 6: the IMU unplugged: 2 sessions without it, a pull at 13:00 between them;
 - Fri 7: 3 sessions, one of them a rep started and never finished (a session with no reps);
 - Sat 8: 2 sessions, then the battery ran flat: after it the clock reads 2000-01-01, so the
-  third session is undated; Sun 9: none;
+  third session (5 minutes after it was switched back on) is undated; the dowel then stays on
+  until the final pull, which reads its ticks and so dates that session exactly (estimated,
+  `host_tools.session_dates`); Sun 9: none;
 - Mon 10, 08:00: the final pull.
 Reps are clean or lose each point first (some lose a second point later), with known depths,
 loss pitches (one while still standing, below 0) and tempo; a few are long enough or far enough
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+from dowel import clock as dclock
 from dowel import config as dconfig
 from dowel import logstore
 from dowel.version import FIRMWARE
@@ -49,6 +52,7 @@ LAST_DAY = date(2025, 3, 9)
 POINTS = ("head", "midback", "sacrum")  # first_lost 1, 2, 3; lost_mask bits 0, 1, 2
 # The RTC after the battery ran flat: the ESP32 restarts it at 2000-01-01 (a Saturday).
 FLAT_RTC = (2000, 1, 1, 5, 0, 3, 12, 0)
+POWER_ON_MS = 300_517  # that session began 5 minutes after the dowel was switched back on
 
 
 @dataclass
@@ -210,12 +214,21 @@ def live_week(week: Week, flash: Path, conn, segment_bytes: int = logstore.SEGME
             log = logstore.Log(root=str(flash), segment_bytes=segment_bytes)
             boot_day = s.day
         rtc = FLAT_RTC if s.clock_lost else rtc_reading(s.started)
+        ticks_ms = POWER_ON_MS if s.clock_lost else 1000 * ticks + 517
         s.number = log.begin_session(
-            DEVICE_ID, FIRMWARE, cfg_hash, PATIENT, rtc, 1000 * ticks + 517, s.has_imu
+            DEVICE_ID, FIRMWARE, cfg_hash, PATIENT, rtc, ticks_ms, s.has_imu
         )
         for rep in s.reps:
             assert log.add_rep(*rep), f"rep {rep} of session {s.number} not written"
     if log is not None:
         log.close()
-    pull(FINAL_PULL)
+    # The board's ticks at the final pull: it has run since the session after the flat battery.
+    lost = [s for s in week.sessions if s.clock_lost][-1]
+    since_ms = int((FINAL_PULL - lost.started).total_seconds() * 1000)
+    saved = dclock._ticks_ms
+    dclock._ticks_ms = lambda: POWER_ON_MS + since_ms
+    try:
+        pull(FINAL_PULL)
+    finally:
+        dclock._ticks_ms = saved
     return week

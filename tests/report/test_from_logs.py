@@ -139,26 +139,31 @@ def test_period_and_days_match_the_logs(data, pulled):
     assert (data.start, data.end) == (FIRST_DAY, LAST_DAY)
     assert [d.day for d in data.days] == [FIRST_DAY + timedelta(days=i) for i in range(7)]
     for d in data.days:
-        todays = week.dated_on(d.day)
+        todays = [s for s in week.sessions if s.day == d.day]
         assert d.sessions == len(todays), d.day
         assert d.reps == sum(len(s.reps) for s in todays), d.day
         assert d.clean == sum(clean(s) for s in todays), d.day
         assert d.target_reps == TARGET
         assert d.met == (d.reps >= TARGET)
-    practised = {s.day for s in week.dated if s.reps}
+    practised = {s.day for s in week.sessions if s.reps}
     assert data.days_practised == len(practised) == 5
     assert {d.day for d in data.days if not d.practised} == {date(2025, 3, 5), date(2025, 3, 9)}
-    # The session after the battery ran flat has no date: left out of the days, and counted.
-    assert data.undated_sessions == 1
-    assert data.total_reps == sum(len(s.reps) for s in week.dated)
-    assert data.total_clean == sum(clean(s) for s in week.dated)
+    # The session after the battery ran flat has no date from the dowel: the host estimated it
+    # (from the ticks at the final pull) and it counts on its day, marked estimated.
+    assert data.undated_sessions == 0
+    assert [s.key for s in data.estimated_sessions] == [s.key for s in week.sessions
+                                                        if not s.dated]
+    assert data.total_reps == sum(len(s.reps) for s in week.sessions)
+    assert data.total_clean == sum(clean(s) for s in week.sessions)
 
 
 def test_sessions_match_the_logs(data, pulled):
     week = pulled[0]
-    assert [s.key for s in data.sessions] == [s.key for s in week.dated]
-    for got, s in zip(data.sessions, week.dated, strict=True):
-        assert got.started == s.started, s.key  # the RTC reading, to the second
+    assert [s.key for s in data.sessions] == [s.key for s in week.sessions]
+    for got, s in zip(data.sessions, week.sessions, strict=True):
+        # The RTC reading, to the second; the estimated one from ticks, as close.
+        assert got.started == s.started, s.key
+        assert got.estimated == (not s.dated)
         assert got.has_imu == s.has_imu
         assert got.reps == len(s.reps)
         assert got.clean == clean(s)
@@ -176,7 +181,7 @@ def test_sessions_match_the_logs(data, pulled):
     # Losses of each point, including a second point lost later in a rep, actually occurred.
     assert all(sum(first_lost(s, p) for s in week.dated) for p in POINTS)
     assert any(sum(got.any_lost.values()) > got.reps - got.clean for got in data.sessions)
-    imu_keys = [s.key for s in week.dated if s.has_imu and s.reps]
+    imu_keys = [s.key for s in week.sessions if s.has_imu and s.reps]
     assert [s.key for s in data.imu_sessions] == imu_keys
 
 
@@ -184,10 +189,11 @@ def test_summary_counts_match_the_logs(data, pulled):
     week = pulled[0]
     lines = summarize(data)
     assert lines[0].startswith("5 of 7 days practised (3 Mar to 9 Mar)")
-    n_reps = sum(len(s.reps) for s in week.dated)
-    share = round(100 * sum(clean(s) for s in week.dated) / n_reps)
-    assert lines[1].startswith(f"{n_reps} reps in {len(week.dated)} sessions; {share}% clean")
-    assert any(line.startswith("1 session had no date") for line in lines)
+    n_reps = sum(len(s.reps) for s in week.sessions)
+    share = round(100 * sum(clean(s) for s in week.sessions) / n_reps)
+    assert lines[1].startswith(f"{n_reps} reps in {len(week.sessions)} sessions; {share}% clean")
+    assert any(line.startswith("1 session has an estimated date") for line in lines)
+    assert not any("no date" in line for line in lines)
 
 
 # ---- the rendered report ----
@@ -197,8 +203,10 @@ def test_plots_draw_the_logs_figures(data, pulled):
     week = pulled[0]
     ax = adherence_figure(data).axes[0]
     heights = [p.get_height() for c in ax.containers for p in c.patches]
-    assert heights == [sum(len(s.reps) for s in week.dated_on(d.day)) for d in data.days]
-    with_reps = [s for s in week.dated if s.reps]
+    assert heights == [
+        sum(len(s.reps) for s in week.sessions if s.day == d.day) for d in data.days
+    ]
+    with_reps = [s for s in week.sessions if s.reps]
     containers = outcomes_figure(data).axes[0].containers
     for i, s in enumerate(with_reps):
         shares = [c.patches[i].get_height() for c in containers]
@@ -223,14 +231,16 @@ def test_html_report_has_every_plot_and_a_row_per_session(pulled, tmp_path):
     table = re.search(r'<table id="sessions">.*?<tbody>(.*?)</tbody>', page, re.S)
     assert table
     rows = re.findall(r"<tr>(.*?)</tr>", table.group(1), re.S)
-    assert len(rows) == len(week.dated)
-    for row, s in zip(rows, week.dated, strict=True):
+    assert len(rows) == len(week.sessions)
+    for row, s in zip(rows, week.sessions, strict=True):
         cells = re.findall(r"<td>(.*?)</td>", row)
         assert cells[0].endswith(s.started.strftime("%H:%M"))
+        assert cells[0].startswith("~") == (not s.dated)  # an estimated date is marked
         assert int(cells[1]) == len(s.reps)
         assert cells[2].split(" ")[0] == str(clean(s))
         assert [int(c) for c in cells[3:6]] == [first_lost(s, p) for p in POINTS]
         assert cells[8] == ("yes" if s.has_imu else "no")
+    assert 'id="estimated-note"' in page and "estimated date" in page
 
 
 # ---- the FHIR export ----
@@ -262,8 +272,13 @@ def test_fhir_bundle_counts_match_the_logs(pulled):
             assert comp["pause-median"]["value"] == round(statistics.median(millis(s, 9)), 1)
         else:
             assert not {"depth-median", "loss-pitch-median", "pause-median"} & set(comp)
+        assert obs["effectiveDateTime"] == s.started.strftime("%Y-%m-%dT%H:%M:%SZ")
+        marks = [e for e in obs.get("extension", []) if e["url"].endswith("effective-estimated")]
         if s.dated:
-            assert obs["effectiveDateTime"] == s.started.strftime("%Y-%m-%dT%H:%M:%SZ")
+            assert not marks and "note" not in obs
         else:
-            assert "effectiveDateTime" not in obs and "clock" in obs["note"][0]["text"]
+            (mark,) = marks
+            assert mark["valuePeriod"]["start"] <= obs["effectiveDateTime"]
+            assert obs["effectiveDateTime"] <= mark["valuePeriod"]["end"]
+            assert "estimated" in obs["note"][0]["text"]
         assert obs["subject"]["identifier"]["value"] == PATIENT

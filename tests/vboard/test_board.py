@@ -55,6 +55,7 @@ def test_file_kept_open_reaches_the_flash(board):
         "import builtins\nf = open('open.log', 'w')\nf.write('line 1')\n"
         "f.flush()\nbuiltins.keep = f",
     )
+
     def flushed():
         try:
             return flash_file(board, "open.log") == b"line 1"
@@ -188,13 +189,6 @@ def test_board_without_imu(flash):
     assert out.stdout == "[]\n[Errno 19] ENODEV\n"
 
 
-RTC_BUG = (
-    "board bug: vboard/py/_vbtime.py re-exports the unix port's time.gmtime, which returns a "
-    "9-tuple (ports/unix/modtime.c); _vbmachine.RTC.datetime() unpacks 8 and raises ValueError"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=RTC_BUG)
 def test_rtc_starts_unset_and_keeps_time_across_soft_reset(board):
     out = mpremote(
         board.port,

@@ -174,15 +174,8 @@ def test_files_survive_a_power_cycle_and_the_rtc_restarts_at_2000(board):
     assert resume(board, "import machine; print(machine.reset_cause())") == "1\n"
 
 
-RTC_9 = (
-    "board bug: vboard/py/_vbtime.py re-exports the unix port's time.gmtime/localtime, which "
-    "return 9-tuples (ports/unix/modtime.c); the ESP32's return 8 (extmod/modtime.c); "
-    "_vbmachine.RTC.datetime() then raises ValueError (too many values to unpack)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=RTC_9)
 def test_rtc_and_localtime_read_as_on_an_esp32(board):
+    """8-tuples from the RTC and time.localtime(), from 2000-01-01 (extmod/modtime.c)."""
     out = mpremote(
         board.port,
         "exec",

@@ -13,7 +13,8 @@ VB_TICKS_BASE_US. One-shot runs (host_tools/vboard/interp.py): VB_BOOT=oneshot, 
 folder for the file system, VB_CODE the file of code to run.
 
 Markers `ESC _ vb:NAME ESC \\` on the console tell the daemon where boot is (it strips them):
-up (Ctrl-C may now reach the interpreter), main (main.py starts), repl (the REPL follows).
+up (the flash is mounted; Ctrl-C may now reach the interpreter), main (main.py starts), repl
+(the REPL follows).
 """
 
 import sys
@@ -22,8 +23,6 @@ import sys
 def _mark(name):
     sys.stdout.write("\x1b_vb:" + name + "\x1b\\")
 
-
-_mark("up")
 
 import os  # noqa: E402
 
@@ -104,6 +103,9 @@ def _boot():
         except KeyboardInterrupt:
             pass  # a Ctrl-C during the mount: _boot.py cannot be interrupted on a board
     sys.path[:] = ["", ".frozen", "/lib"]
+    # From here the host's Ctrl-C may interrupt (the daemon held it back while the board's
+    # modules loaded and the flash was mounted, as an ESP32's _boot.py is not interrupted).
+    _mark("up")
     gc.collect()
     _vbhw.event(_vbhw.EV_HEAP, 0, gc.mem_free(), gc.mem_alloc())
     g = globals()

@@ -210,3 +210,8 @@ def halt():
             time.sleep_ms(1000)
         except BaseException:  # noqa: B036 - a dead board hears no Ctrl-C
             pass
+
+
+if _ctl is not None:
+    _ctl.readinto(_hdr)
+    _state[7] = _i32(_hdr, _HDR_CUT_SEQ)  # a cut armed before this boot was for the last one

@@ -285,7 +285,9 @@ class _Mpu:
         pitch = _sample(3)
         g = _sample(5)
         # |g| along the dowel (X) and out of the back (Z), from the pitch: integer cos/sin.
-        c, s = _cos_sin(pitch)
+        _cos_sin(pitch)
+        c = _cs[0]
+        s = _cs[1]
         h = (_vbhw._noise() % 21) - 10
         self._put(0x3B, g * c // 10000 * g_lsb // 1000)
         self._put(0x3D, h * g_lsb // 1000)
@@ -342,8 +344,11 @@ def _cos90(cdeg):
     return _COS[i] + (_COS[i + 1] - _COS[i]) * f // 100
 
 
+_cs = [0, 0]  # _cos_sin's result: a returned tuple would allocate on every IMU read
+
+
 def _cos_sin(cdeg):
-    """cos and sin (x 10000) of a pitch in centidegrees, -180..180 degrees."""
+    """cos and sin (x 10000) of a pitch in centidegrees, -180..180 degrees, into _cs."""
     while cdeg > 18000:
         cdeg -= 36000
     while cdeg < -18000:
@@ -351,7 +356,8 @@ def _cos_sin(cdeg):
     a = cdeg if cdeg >= 0 else -cdeg
     c = _cos90(a) if a <= 9000 else -_cos90(18000 - a)
     s = _cos90(9000 - a) if a <= 9000 else _cos90(a - 9000)
-    return c, (s if cdeg >= 0 else -s)
+    _cs[0] = c
+    _cs[1] = s if cdeg >= 0 else -s
 
 
 _IMU_KIND = os.getenv("VB_IMU") or "6050"
@@ -551,6 +557,10 @@ class RTC:
             us = time.rtc_us()
             y, mo, d, h, mi, s, wd, _ = time.gmtime(us // 1000000)
             return (y, mo, d, wd, h, mi, s, us % 1000000)
+        if len(datetimetuple) != 8:  # mp_obj_get_array_fixed_n in machine_rtc.c
+            raise ValueError(
+                "requested length 8 but object has length %d" % len(datetimetuple)
+            )
         y, mo, d, _, h, mi, s, us = datetimetuple
         off = time.set_rtc_us(time.mktime((y, mo, d, h, mi, s, 0, 0)) * 1000000 + us)
         _event(_vbhw.EV_RTC_SET, 0, off & 0x7FFFFFFF, (off >> 31) & 0xFFFFFFFF)

@@ -56,11 +56,12 @@ def time_ns():
 
 
 def gmtime(secs=None):
-    return _gmtime1970((time() if secs is None else int(secs)) + _EPOCH_2000)
+    # 8 items, as the esp32 port's (shared/timeutils): the unix port adds a ninth, tm_isdst.
+    return _gmtime1970((time() if secs is None else int(secs)) + _EPOCH_2000)[:8]
 
 
 localtime = gmtime  # the board has no time zone
 
 
 def mktime(t):
-    return _mktime1970(t) - _EPOCH_2000
+    return _mktime1970(tuple(t[:8]) + (0,) if len(t) == 8 else t) - _EPOCH_2000
