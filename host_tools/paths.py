@@ -18,7 +18,7 @@ def data_dir() -> Path:
 
 
 def repo_root() -> Path:
-    """The checkout holding `device/`, `vboard/` and `node_modules/` (editable install)."""
+    """The checkout holding `device/` and `vboard/` (editable install)."""
     return Path(__file__).resolve().parent.parent
 
 

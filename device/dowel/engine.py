@@ -18,7 +18,7 @@ replayed on a laptop takes the very path the firmware takes.
 
 from dowel import cues
 from dowel.contact import CONTACT, LOST, NO_EVENT, Contact
-from dowel.feedback import DAY_DONE, MODE_WARNING, NO_DAY, SET_DONE, Feedback, Warner
+from dowel.feedback import DAY_DONE, MODE_WARNING, NO_DAY, Feedback, Warner
 from dowel.rep import (
     EV_ARMED,
     EV_FAULT,

@@ -110,7 +110,7 @@ def _new_epoch():
     try:
         b = os.urandom(4)  # type: ignore[attr-defined]
         return b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)
-    except AttributeError:  # the WebAssembly port has no os.urandom
+    except AttributeError:  # a port without os.urandom
         import random
 
         return random.getrandbits(32)

@@ -1,28 +1,7 @@
-"""`Drift.update` allocates nothing on MicroPython: run under `micropython.heap_lock()` in the
-official MicroPython WebAssembly interpreter (the virtual board's)."""
-
-import shutil
-import subprocess
+"""`Drift.update` allocates nothing on MicroPython: run under `micropython.heap_lock()` on the
+native MicroPython interpreter (the virtual board's)."""
 
 import pytest
-
-from host_tools.paths import device_dir, repo_root
-
-MPJS = repo_root() / "node_modules/@micropython/micropython-webassembly-pyscript/micropython.mjs"
-
-RUNNER = """
-import { loadMicroPython } from %(mpjs)s;
-import fs from "fs";
-const out = [];
-const mp = await loadMicroPython({stdout: (l) => out.push(l), stderr: (l) => out.push(l)});
-mp.FS.mkdir("/dowel");
-for (const f of ["__init__.py", "drift.py"]) {
-  mp.FS.writeFile("/dowel/" + f, fs.readFileSync(%(dev)s + "/" + f));
-}
-try { mp.runPython(fs.readFileSync(process.argv[2], "utf8")); }
-catch (e) { out.push("ERROR " + e.type + ": " + e.message.slice(0, 200)); }
-console.log(out.join("\\n"));
-"""
 
 PROGRAM = """
 import gc, micropython
@@ -49,16 +28,14 @@ main()
 
 
 @pytest.mark.vboard
-@pytest.mark.skipif(not shutil.which("node") or not MPJS.exists(), reason="no Node/MicroPython")
-def test_update_allocates_nothing_on_micropython(tmp_path):
-    runner = tmp_path / "run.mjs"
-    runner.write_text(RUNNER % {"mpjs": repr(str(MPJS)), "dev": repr(str(device_dir() / "dowel"))})
-    program = tmp_path / "prog.py"
-    program.write_text(PROGRAM)
-    out = subprocess.run(["node", str(runner), str(program)], capture_output=True, text=True,
-                         timeout=60).stdout
+def test_update_allocates_nothing_on_micropython():
+    interp = pytest.importorskip("host_tools.vboard.interp")
+    try:
+        out = interp.run_micropython(PROGRAM)
+    except interp.MicroPythonError as exc:  # a MemoryError (an allocation under heap_lock)
+        raise AssertionError(exc.traceback) from None
     result = [line for line in out.splitlines() if line.startswith("RESULT")]
-    assert result, out[-500:]  # a MemoryError (an allocation under heap_lock) lands here
+    assert result, out[-500:]
     head, midback, sacrum, moved, armed_ms = (int(x) for x in result[0].split()[1:])
     assert 14000 <= head <= 14006 and midback == 29000 and sacrum == 65535
     assert moved == 0b101  # head -30 %, sacrum +64 %

@@ -52,7 +52,11 @@ ERROR_PATHS = [
     ),
     ("logfmt._check(1 << 40)", "ValueError", "rep field out of range"),
     ("loghost.read('../boot.py', 0, 10)", "ValueError", "not a segment name: '../boot.py'"),
-    ("hal.Mpu6050(NoImu())", "OSError", "no MPU6050 at 0x68"),
+    (
+        "imu.Imu(NoImu())",
+        "OSError",
+        "IMU at 0x68 has WHO_AM_I 0x00: not an MPU6050 (0x68) or MPU-6500 (0x70)",
+    ),
 ]
 
 CODE = """
@@ -79,7 +83,7 @@ for name in MODULES:
                 raise obj(*EXCEPTIONS[key])
             except obj as exc:
                 print('str', repr((key, str(exc), isinstance(exc, Exception))))
-from dowel import config, logfmt, loghost, hal
+from dowel import config, hal, imu, logfmt, loghost
 for code in %(paths)r:
     try:
         eval(code)

@@ -24,10 +24,14 @@ def deploy_firmware(board, files: dict[str, str] | None = None) -> None:
     from host_tools.deploy import deploy
     from host_tools.link import Link
 
+    import tempfile
+
     src = os.environ.get("FIRMWARE_TEST_SRC")
+    # A build folder of its own: the shared build/device is emptied by every other deploy.
+    build = Path(tempfile.mkdtemp(prefix="dowel-fw-build-"))
     link = Link.open(board.port)
     try:
-        deploy(link, src=Path(src) if src else None)
+        deploy(link, build, src=Path(src) if src else None)
         for path, text in (files or {}).items():
             link.exec(f"with open({path!r}, 'w') as f:\n    f.write({text!r})\n")
     finally:

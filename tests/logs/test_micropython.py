@@ -1,5 +1,5 @@
-"""logfmt and logstore on the real MicroPython interpreter (the WebAssembly port the virtual
-board runs, under Node): byte-identical output to CPython, decoding, boot recovery, the host
+"""logfmt and logstore on the real MicroPython interpreter (the unix port the virtual board
+runs): byte-identical output to CPython, decoding, boot recovery, the host
 calls, and a rep packed with the heap locked."""
 
 from __future__ import annotations
@@ -8,13 +8,11 @@ import base64
 import hashlib
 import json
 import random
-import shutil
-import subprocess
 
 import pytest
 from dowel import logfmt
 
-from host_tools.paths import device_dir, repo_root
+from host_tools.paths import device_dir
 
 from .fakes import random_sessions, write_scenario
 
@@ -25,25 +23,9 @@ BOOT = 0x2BAD5EED
 
 
 def run_mp(code: str, files: dict[str, bytes]) -> str:
-    """Run on the virtual board's interpreter; its own runner when built, else the bench's."""
-    try:
-        from host_tools.vboard.interp import run_micropython
-    except ImportError:
-        run_micropython = None
-    if run_micropython is not None:
-        try:
-            return run_micropython(code, files=files, timeout=120)
-        except TypeError:  # a runner without `files`: use the bench's below
-            pass
-    runner = repo_root() / "bench" / "mp_run.mjs"
-    if shutil.which("node") is None or not runner.exists():
-        pytest.skip("needs node and a MicroPython runner")
-    job = {"code": code, "heap_kb": 256,
-           "files": {k: base64.b64encode(v).decode() for k, v in files.items()}}
-    proc = subprocess.run(["node", str(runner)], input=json.dumps(job), capture_output=True,
-                          text=True, timeout=120, cwd=repo_root())
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
+    """Run on the virtual board's interpreter (the native MicroPython unix port)."""
+    interp = pytest.importorskip("host_tools.vboard.interp")
+    return interp.run_micropython(code, files=files, timeout=120)
 
 
 def dowel_files() -> dict[str, bytes]:
