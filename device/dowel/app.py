@@ -24,6 +24,14 @@ import sys
 import time
 from array import array
 
+try:
+    from micropython import const
+except ImportError:  # CPython: the host runs these same files
+
+    def const(x):
+        return x
+
+
 from dowel import cues, hal
 from dowel.battery import percent
 from dowel.drift import Drift
@@ -44,14 +52,6 @@ from dowel.rep import (
 from dowel.ticks import Clock
 from dowel.version import FIRMWARE
 
-try:
-    from micropython import const
-except ImportError:  # CPython: the host runs these same files
-
-    def const(x):
-        return x
-
-
 # The loop's tick: a machine.Timer (hal.tick_timer) sets a ThreadSafeFlag every TICK_MS and the
 # loop awaits it, 200 Hz. An `await asyncio.sleep_ms(4)` would end on the ESP32's 100 Hz FreeRTOS
 # tick instead (CONFIG_FREERTOS_HZ 100, the IDF default; extmod/modselect.c waits in
@@ -70,7 +70,7 @@ TICK_MS = const(5)
 # a sample every 16 ms (with the time since the last one) serves it as well as every tick; the
 # watchdog (5 s) needs nothing like every tick either.
 SLOW_TICK_MS = const(16)
-# Once a second: the battery, a lost IMU's retry, the log written at a quiet moment.
+# Once a second: the battery and a lost IMU's retry.
 SECOND_MS = const(1000)
 _GAP_CAP_MS = const(1 << 28)
 # A lost IMU is retried every second while it fails fast (a NACK: ENODEV); a hung bus blocks up
@@ -79,11 +79,12 @@ _GAP_CAP_MS = const(1 << 28)
 # down (no cue can be due then).
 _IMU_RETRY_MAX_MS = const(32000)
 _ETIMEDOUT = const(110)
-# Reps are kept in RAM and written when the dowel is put down (the rep machine idle: no loss
-# can be cued until it is armed again, which takes regain_ms + arm_ms of contact), so a flash
-# erase (45 ms typical, 400 ms max on a W25Q32JV; the CPU stalls meanwhile) never delays a cue.
-# A power cut loses at most the reps since the dowel was last put down, and never more than
-# PENDING_MAX: a longer set is written at the rep end that fills the buffer.
+# Reps are kept in RAM and written once the dowel is put down, one per slow tick (the rep
+# machine idle: no loss can be cued until it is armed again, which takes regain_ms + arm_ms of
+# contact), so a flash erase (45 ms typical, 400 ms max on a W25Q32JV; the CPU stalls
+# meanwhile: docs/esp32-facts.md 5) never delays a cue. A power cut loses at most the reps not
+# yet written: those since the dowel was last put down (plus any still draining, ~60 ms each),
+# never more than PENDING_MAX: a longer set is written at the rep end that fills the buffer.
 PENDING_MAX = const(32)
 
 current = None  # the running App, for `dowel.info` calls after Ctrl-C
@@ -183,12 +184,17 @@ class App:
                     self._imu_lost("asleep")
                 else:
                     self.pitch_ddeg = self.pitch.update(imu.ax, imu.az)
-        if self.engine.reps.state == self.hold_state:
+        state = self.engine.reps.state
+        if state == self.hold_state:
             self.drift.update(self.readings, elapsed_ms)
+        elif state == IDLE and self.pending:
+            # Put down: no loss can be cued until it is armed again (regain_ms + arm_ms of
+            # contact), so one item per slow tick is written; the loop samples in between.
+            self.flush(1)
         self.board.feed()
 
     def _second_tick(self, elapsed_ms):
-        """About once a second: the battery, a lost IMU's retry, the log at a quiet moment."""
+        """About once a second: the battery and a lost IMU's retry."""
         self._second_ms = 0
         mon = self.battery
         if mon is not None:
@@ -204,8 +210,6 @@ class App:
                 self._retry_imu(elapsed_ms, reps.state == IDLE)
             elif not reps.has_imu and not reps.rep_active:
                 self._use_imu(True)
-        if self.pending and reps.state == IDLE:
-            self.flush()
 
     # ---- the IMU lost and found ----
 
@@ -276,21 +280,26 @@ class App:
             self.pending_reps += 1
             if self.log.full:
                 self._play(cues.LOG_FULL_CUE)  # known now: said at the rep's end, as before
-            if self.pending_reps >= PENDING_MAX or events & EV_RELEASE:
-                self.flush()
+            if self.pending_reps >= PENDING_MAX:
+                self.flush()  # a set this long: written now, the one time a write may delay
 
-    def flush(self):
-        """Write what waits in RAM: the session headers and reps, in order. A rep the log
-        could not take (full) plays the log-full cue, once."""
+    def flush(self, n=PENDING_MAX + 1):
+        """Write up to `n` of the items waiting in RAM (session headers and reps, in order),
+        feeding the watchdog between them: each rep's append and flush costs a 4 KB erase or
+        more on littlefs (measured on the virtual board's NOR model: median 54 ms, max 118 ms).
+        A rep the log could not take (full) plays the log-full cue, once."""
         pending = self.pending
-        self.pending = []
-        self.pending_reps = 0
         refused = False
-        for kind, args in pending:
+        while pending and n > 0:
+            n -= 1
+            kind, args = pending.pop(0)
             if kind == "s":
                 self._open_session(args)
-            elif not self.log.add_rep(*args):
-                refused = True
+            else:
+                self.pending_reps -= 1
+                if not self.log.add_rep(*args):
+                    refused = True
+            self.board.feed()
         if refused and self.engine.player.pattern is None:
             self._play(cues.LOG_FULL_CUE)
 

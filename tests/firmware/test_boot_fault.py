@@ -8,9 +8,14 @@ import time
 
 import pytest
 
-from tests.firmware.conftest import deploy_firmware, mpremote, wait_mode
+from tests.firmware.conftest import deploy_firmware, device_source, mpremote, wait_mode
 
 pytestmark = pytest.mark.vboard
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
 
 
 def test_boot_that_raises_leaves_the_board_reachable_and_says_why(board):
@@ -24,3 +29,47 @@ def test_boot_that_raises_leaves_the_board_reachable_and_says_why(board):
     code = "from dowel import fault; print(repr(fault.last()))"
     out = mpremote(board.port, "exec", code).stdout.strip()
     assert out.startswith("'boot RuntimeError: test: broken decoder"), out
+
+
+def test_a_log_recovery_longer_than_the_watchdog_does_not_reset_the_board(board, tmp_path):
+    """With both state files lost every segment is decoded at boot, in pure Python: on an
+    ESP32 that can take longer than the 5 s watchdog. boot.py's feed timer keeps feeding
+    until the loop starts, so a slow recovery (here: a decoder slowed to 6 s) finishes."""
+    slow = device_source("dowel/logread.py") + (
+        "\n_decode = decode\n_slow = [True]\n\n\n"
+        "def decode(*args, **kwargs):\n"
+        "    import time\n"
+        "    t0 = time.ticks_ms()\n"
+        "    while _slow[0] and time.ticks_diff(time.ticks_ms(), t0) < 6000:\n"
+        "        pass\n"
+        "    _slow[0] = False\n"
+        "    return _decode(*args, **kwargs)\n"
+    )
+    # A segment for the recovery to decode, and no state files.
+    seed = (
+        "from dowel.logstore import Log\n"
+        "log = Log(root='/logs')\n"
+        "log.begin_session(b'\\x00' * 6, '0', 'h', 'P-1', None, 0, False)\n"
+        "log.add_rep(0, 0, 4000, 0, 0, None, None, None, None, None, None)\n"
+        "log.close()\n"
+        "import os\n"
+        "for n in ('state0.json', 'state1.json'):\n"
+        "    try:\n"
+        "        os.remove('/logs/' + n)\n"
+        "    except OSError:\n"
+        "        pass\n"
+    )
+    deploy_firmware(board, {"/seed.py": seed})
+    mpremote(board.port, "exec", "exec(open('/seed.py').read())")
+    mpremote(
+        board.port, "fs", "cp", str(_write(tmp_path / "logread.py", slow)), ":/dowel/logread.py"
+    )
+    board.idle()
+    board.reset()
+    wait_mode(board, "main")
+    time.sleep(9.0)  # the 6 s recovery, then the loop
+    resets = [r for r in board.status()["resets"] if r[0] >= 0]
+    assert [why for _, why in resets] == ["hard"], f"the board reset during boot: {resets}"
+    assert board.status()["mode"] == "main"
+    out = mpremote(board.port, "resume", "exec", "import dowel.app as a; print(a.current.ticks)")
+    assert int(out.stdout.split()[-1]) > 0

@@ -10,7 +10,13 @@ import time
 
 import pytest
 
-from tests.firmware.conftest import calibrated_config, deploy_firmware, mpremote, need_interpreter
+from tests.firmware.conftest import (
+    HEAP_KB,
+    calibrated_config,
+    deploy_firmware,
+    mpremote,
+    need_interpreter,
+)
 
 pytestmark = pytest.mark.vboard
 
@@ -64,7 +70,7 @@ def board_no_imu(flash):
     need_interpreter()
     from host_tools.vboard import VirtualBoard
 
-    b = VirtualBoard.start(flash_dir=flash, imu=False)
+    b = VirtualBoard.start(flash_dir=flash, imu=False, heap_kb=HEAP_KB)
     try:
         yield b
     finally:
@@ -88,6 +94,10 @@ def test_no_cue_waits_for_a_log_write(board_no_imu):
     print("latency ms", min(latencies), max(latencies), latencies)
     assert cfg["loss_ms"] <= min(latencies)
     assert max(latencies) <= cfg["loss_ms"] + 10
-    code = "from dowel import logread; print(len(logread.decode(open('/logs/%s' % __import__('os').listdir('/logs')[0], 'rb').read()).reps))"
+    code = (
+        "import os\nfrom dowel import logread\n"
+        "print(sum(len(logread.decode(open('/logs/' + n, 'rb').read()).reps)"
+        " for n in os.listdir('/logs') if n.endswith('.dwl')))"
+    )
     out = mpremote(board.port, "resume", "exec", code).stdout
     assert int(out.split()[-1]) >= cycles - 1  # every rep on flash once the dowel was put down
