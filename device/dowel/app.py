@@ -52,14 +52,17 @@ from dowel.rep import (
 from dowel.ticks import Clock
 from dowel.version import FIRMWARE
 
-# The loop's tick: a machine.Timer (hal.tick_timer) sets a ThreadSafeFlag every TICK_MS and the
-# loop awaits it, 200 Hz. An `await asyncio.sleep_ms(4)` would end on the ESP32's 100 Hz FreeRTOS
-# tick instead (CONFIG_FREERTOS_HZ 100, the IDF default; extmod/modselect.c waits in
+# The loop's tick: a machine.Timer (hal.tick_timer) every TICK_MS, 200 Hz, whose soft callback
+# runs one step. An `await asyncio.sleep_ms(4)` would end on the ESP32's 100 Hz FreeRTOS tick
+# instead (CONFIG_FREERTOS_HZ 100, the IDF default; extmod/modselect.c waits in
 # MICROPY_EVENT_POLL_HOOK, ports/esp32/mpconfigport.h, until the next tick interrupt), so a
 # 4 ms sleep runs at 100 Hz; the Timer's ISR wakes the waiting task at once
-# (mp_hal_wake_main_task_from_isr, ports/esp32/machine_timer.c). Measured on the virtual board
-# with its 10 ms tick: 200 Hz (tests/firmware/test_loop_rate.py); elapsed time comes from
-# ticks_diff, so a late tick is a longer dt, never lost time.
+# (mp_hal_wake_main_task_from_isr, ports/esp32/machine_timer.c) and the scheduler runs the
+# callback. The step runs in the callback rather than after a ThreadSafeFlag wakes a task:
+# each asyncio wake allocates (IOQueue.queue_read makes a list and registers the flag with the
+# poller, ~190 B measured), a collection every second or so; the callback allocates nothing.
+# Measured on the virtual board with its 10 ms tick: 200 Hz (tests/firmware/test_loop_rate.py);
+# elapsed time comes from ticks_diff, so a late tick is a longer dt, never lost time.
 TICK_MS = const(5)
 # Every SLOW_TICK_MS (every 3rd or 4th tick at 200 Hz, 62.5 Hz), not every tick: the IMU, the
 # drift tracker and the watchdog. The IMU's own low-pass (~20 Hz, `dowel.imu`) leaves nothing
@@ -138,6 +141,9 @@ class App:
         self.ticks = 0  # loop iterations, between run_ms and stop_ms: the host's rate check
         self.run_ms = self.stop_ms = 0
         self._timer = None
+        self._fault = None
+        self._failed = None
+        self._clock = None
         self._stopped = False
         if cfg_reason:
             self.engine.play(cues.CONFIG_FAULT_CUE)
@@ -365,16 +371,31 @@ class App:
     # ---- the loop ----
 
     async def run(self):
-        flag = asyncio.ThreadSafeFlag()
-        self._timer = hal.tick_timer(TICK_MS, lambda _t: flag.set())
+        """Step on every tick until a step raises; then raise that (main.py: `crash`). The
+        task itself only waits, so the host's Ctrl-C lands in asyncio's wait, as before."""
+        self._failed = asyncio.ThreadSafeFlag()
+        self._clock = Clock(time.ticks_ms, time.ticks_diff)
         self.board.take_watchdog()
         self.board.tone(self.engine.player.freq_hz)  # a cue played at boot (the warble)
-        clock = Clock(time.ticks_ms, time.ticks_diff)
         self.run_ms = time.ticks_ms()
-        while True:
-            await flag.wait()
-            self.step(clock.dt_ms())
+        self._timer = hal.tick_timer(TICK_MS, self._on_tick)
+        await self._failed.wait()
+        raise self._fault
+
+    def _on_tick(self, _timer):
+        """The timer's soft callback: one step. An exception here would be printed and
+        dropped by the scheduler (mp_sched_run_pending calls it protected), so it is kept and
+        handed to `run`, which raises it: a bug or MemoryError goes to main.py's `crash`, and
+        a Ctrl-C that the VM raised inside the callback still stops the loop."""
+        if self._fault is not None:
+            return
+        try:
+            self.step(self._clock.dt_ms())
             self.ticks += 1
+        except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt too
+            self._fault = exc
+            self._timer.deinit()
+            self._failed.set()
 
     def stop(self):
         """The safe state once the loop has stopped (the host's Ctrl-C, a crash): silent, the
@@ -409,7 +430,10 @@ def _boot():
     from dowel import config
     from dowel.battery import Monitor
 
+    gc.collect()  # the imports' garbage: the config's read and parse need a few KB whole
     cfg, reason = config.load()
+    if reason:
+        print("@dowel config_rejected " + reason)
     cfg_hash = config.config_hash(cfg)
     config = None
     _forget("config")

@@ -49,6 +49,12 @@ RESTART_WINDOW_S = 30.0
 PTY_BUFFER_MAX = 1 << 20
 MAX_OUTPUTS = 200_000  # recorded outputs kept since the last play (a long-running board)
 HEAP_KB = 112  # the ESP32_GENERIC's heap: 56 KiB at start, grown once (docs/esp32-facts.md)
+# The unix port here is 64-bit: pointers, object headers and GC blocks (4 words) are twice an
+# ESP32's, bytecode and strings are not. The firmware's modules (.mpy, loaded and set up) took
+# 73472 bytes of heap on this port against 67984 on the 32-bit WebAssembly port of 1.27 (both
+# measured on the same build, 2026-12-02), so the board scales the ESP32's heap by that ratio
+# to hold what an ESP32's holds.
+WORD_SCALE = 1.08
 # What the simulated hardware takes of the heap here and an ESP32 keeps in flash (its `machine`
 # is C): _vbmachine, _vbhw, _vbflash, _vbtime, _vbselect and the boot script, measured after
 # boot (`dowel vboard status`, heap used) less the ~3 KB an ESP32 uses at that point.
@@ -58,7 +64,7 @@ SIM_KB = 44
 PWRON_RESET, HARD_RESET, WDT_RESET, DEEPSLEEP_RESET, SOFT_RESET = 1, 2, 3, 4, 5
 # event records from the board (vboard/py/_vbhw.py)
 EV_PIN, EV_PWM, EV_WDT_START, EV_WDT_FEED, EV_SOFT_RESET = 1, 2, 3, 4, 5
-EV_HARD_RESET, EV_RTC_SET, EV_POWER_CUT, EV_DEEPSLEEP, EV_HEAP = 6, 7, 8, 9, 10
+EV_HARD_RESET, EV_RTC_SET, EV_POWER_CUT, EV_DEEPSLEEP, EV_HEAP, EV_FLASH = 6, 7, 8, 9, 10, 11
 
 MARK_START = b"\x1b_vb:"
 MARK_END = b"\x1b\\"
@@ -67,6 +73,11 @@ FRIENDLY_BANNER = b'Type "help()" for more information.'
 LONE_LF = re.compile(rb"(?<!\r)\n")
 ROM_BANNER = b"ets Jun  8 2016 00:22:57\r\n\r\nrst:%s,boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n"
 FLASH_BYTES = 0x200000  # the vfs partition of ESP32_GENERIC: 512 blocks of 4096 bytes
+
+
+def x64_heap_kb(esp32_kb: int) -> int:
+    """The heap on this 64-bit interpreter that holds what `esp32_kb` holds on an ESP32."""
+    return round(esp32_kb * WORD_SCALE)
 
 
 def monotonic_us() -> int:
@@ -81,6 +92,37 @@ def board_pins() -> dict:
         "led": pinmap.LED_PIN,
         "buzzer": pinmap.BUZZER_PIN,
     }
+
+
+def _tgkill():
+    """libc's syscall() for tgkill(2) (Linux x86-64: 234), or None where there is none."""
+    try:
+        import ctypes
+        import ctypes.util
+
+        if sys.platform != "linux" or os.uname().machine != "x86_64":
+            return None
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).syscall
+    except (OSError, AttributeError):
+        return None
+
+
+SYS_TGKILL = 234
+_libc_syscall = _tgkill()
+# Linux x86-64 system calls in which the interpreter's main thread waits (see try_ctrl_c).
+WAIT_SYSCALLS = {0, 7, 23, 35, 230, 232, 270, 271, 281}  # read, poll, select, nanosleeps, ...
+CTRL_C_BUSY_S = 0.2
+CTRL_C_FLASH_S = 2.0
+
+
+def _waiting(pid: int) -> bool:
+    """Whether the main thread of `pid` is blocked in one of WAIT_SYSCALLS."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/syscall") as f:
+            first = f.read().split()
+    except OSError:
+        return True  # no /proc (not Linux): signal at once
+    return bool(first) and first[0].isdigit() and int(first[0]) in WAIT_SYSCALLS
 
 
 def _controlling_tty() -> None:
@@ -143,6 +185,9 @@ class Daemon:
         self.prev_cr = False
         self.pending_reset: str | None = None
         self.ctrl_c_sent = 0.0
+        self.ctrl_c_since = 0.0
+        self.ctrl_c_held = False
+        self.flash_busy = False
         self.sigint_races = 0
         self.ev_fd = -1
         self.ev_in = bytearray()
@@ -293,7 +338,7 @@ class Daemon:
             }
         )
         cmd = [sys.executable, str(repo_root() / "host_tools" / "vboard" / "launch.py")]
-        cmd += ["-X", f"heapsize={(self.heap_kb + SIM_KB) * 1024}", "-i"]
+        cmd += ["-X", f"heapsize={(x64_heap_kb(self.heap_kb) + SIM_KB) * 1024}", "-i"]
         cmd.append(str(repo_root() / "vboard" / "py" / "_vbboot.py"))
         self.board = subprocess.Popen(
             cmd,
@@ -317,6 +362,7 @@ class Daemon:
         self.out_tail = b""
         self.prev_cr = False
         self.pending_reset = None
+        self.flash_busy = self.ctrl_c_held = False
         self.log(f"board process {self.board.pid} started ({boot}, reset cause {reset_cause})")
         now = monotonic_us()
         self.outputs.append((now, "boot", reset_cause, self.scenario_ms(now)))
@@ -470,6 +516,8 @@ class Daemon:
                 self.rtc_offset_us -= 1 << 63
         elif kind == EV_HEAP:
             self.heap = {"free": b, "used": c}
+        elif kind == EV_FLASH:
+            self.flash_busy = bool(b)
         elif kind == EV_SOFT_RESET:
             self.reset_board("soft")
         elif kind == EV_HARD_RESET:
@@ -642,9 +690,42 @@ class Daemon:
         if not int(caught.split()[1], 16) & (1 << (signal.SIGINT - 1)):
             return False
         self.flush_board()  # what came before the Ctrl-C is read first, as from the UART
-        self.ctrl_c_sent = time.monotonic()
-        os.kill(self.board.pid, signal.SIGINT)
+        self.ctrl_c_held = True
+        self.ctrl_c_since = time.monotonic()
+        self.try_ctrl_c()
         return True
+
+    def try_ctrl_c(self) -> None:
+        """Raise a held Ctrl-C once the interpreter waits. The unix port (no GIL) raises
+        KeyboardInterrupt straight from its SIGINT handler, wherever the main thread is; an
+        ESP32 raises it at the VM's next check. Signalled while the main thread waits in a
+        system call (poll, a sleep, reading input), where nearly all of a dowel's time goes,
+        the two are the same: the exception leaves the wait, as it would on the ESP32. Held
+        during a flash operation (which an ESP32 finishes first), and sent anyway after
+        CTRL_C_BUSY_S to a loop that never waits."""
+        if not self.ctrl_c_held or self.board is None:
+            return
+        self.on_events(selectors.EVENT_READ)  # is a flash operation under way?
+        waited = time.monotonic() - self.ctrl_c_since
+        if self.flash_busy and waited < CTRL_C_FLASH_S:
+            return
+        if not self.flash_busy and not _waiting(self.board.pid) and waited < CTRL_C_BUSY_S:
+            return
+        self.ctrl_c_held = False
+        self.send_sigint()
+
+    def send_sigint(self) -> None:
+        """SIGINT to the interpreter's main thread only. This build has no GIL, so the unix
+        port raises KeyboardInterrupt inside its signal handler (MICROPY_ASYNC_KBD_INTR, set
+        in ports/unix/variants/mpconfigvariant_common.h) in whichever thread takes the signal:
+        the timer thread must never be the one."""
+        if self.board is None:
+            return
+        self.ctrl_c_sent = time.monotonic()
+        pid = self.board.pid
+        if _libc_syscall is not None and _libc_syscall(SYS_TGKILL, pid, pid, signal.SIGINT) == 0:
+            return
+        os.kill(pid, signal.SIGINT)
 
     def on_host_input(self, data: bytes) -> None:
         """The simulated patient follows the host: a hold of the timeline ends when the host
@@ -827,6 +908,8 @@ class Daemon:
     def tick(self) -> None:
         if not self.connected:
             self.poll_connect()
+        if self.ctrl_c_held:
+            self.try_ctrl_c()
         if self.wdt and self.board is not None and not self.pending_reset:
             timeout_ms, fed = self.wdt
             if (time.monotonic() - fed) * 1000 > timeout_ms:
@@ -858,7 +941,7 @@ class Daemon:
             return 1
         deadline = time.monotonic() + 30
         while not self.stopping:
-            for key, mask in self.sel.select(0.01):
+            for key, mask in self.sel.select(0.001 if self.ctrl_c_held else 0.01):
                 key.data(mask)
             self.tick()
             if not self.announced:

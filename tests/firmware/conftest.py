@@ -50,10 +50,10 @@ def wait_mode(board, mode: str, timeout: float = 15) -> dict:
     raise AssertionError(f"the board never reached {mode!r}: {board.status()}")
 
 
-# The unix port's objects and bytecode are 64-bit, about twice an ESP32's, and the firmware
-# (with every helper's modules of issue 12) no longer boots reliably in the ESP32's 112 KB
-# there: its config load or rep buffer fails with MemoryError. These tests are about faults,
-# not footprint (bench/ measures that), so they give the board more room.
+# Some of these tests replace a firmware module with Python source (a slowed decoder, a
+# planted fault), which the board compiles in its heap: more room than the .mpy firmware
+# needs. The ESP32's own heap (the default) is exercised by tests/vboard/test_firmware_loop.py
+# and measured by `make bench`.
 HEAP_KB = 160
 
 

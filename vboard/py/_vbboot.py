@@ -35,13 +35,13 @@ sys.modules["select"] = _vbselect
 import _vbmachine  # noqa: E402
 
 sys.modules["machine"] = _vbmachine
+import asyncio  # noqa: E402, F401 - imported now, with the board's time and select
 import gc  # noqa: E402
-import micropython  # noqa: E402
-import vfs  # noqa: E402
 
 import _vbflash  # noqa: E402
 import _vbhw  # noqa: E402
-import asyncio  # noqa: E402, F401 - imported now, with the board's time and select
+import micropython  # noqa: E402
+import vfs  # noqa: E402
 
 _BOOT_PY = """\
 # This file is executed on every boot (including wake-boot from deepsleep)

@@ -10,7 +10,10 @@ model does not give it. Timing from a typical 4 MB part of an ESP32 module (Winb
 datasheet: 4 KB sector erase 45 ms typical, page program 0.4 ms typical per 256 bytes): the
 process stalls meanwhile, as the ESP32's CPUs do while its cache is off for a flash write.
 
-Every write and erase goes through `_vbhw.flash_op()`: a power cut armed by the daemon stops the
+Each operation is announced to the daemon (EV_FLASH), which holds a host Ctrl-C until it ends:
+the unix port raises KeyboardInterrupt from its signal handler at once, while an ESP32 raises it
+at the VM's next check, after the flash driver has returned. Every write and erase goes through
+`_vbhw.flash_op()`: a power cut armed by the daemon stops the
 board just before the chosen operation (optionally leaving part of a program written), so the
 image keeps exactly what littlefs had committed.
 """
@@ -61,6 +64,7 @@ class Flash:
     def _erase(self, n):
         if _vbhw.flash_op():
             _vbhw.halt()
+        _vbhw.event(_vbhw.EV_FLASH, 0, 1)
         self.erases += 1
         f = self._f
         f.seek(n * BLOCK)
@@ -69,10 +73,12 @@ class Flash:
             old[i] = 0xFF
         f.write(old)
         self._stall(ERASE_US)
+        _vbhw.event(_vbhw.EV_FLASH, 0, 0)
 
     def _program(self, addr, buf):
         n = len(buf)
         torn = _vbhw.flash_op()
+        _vbhw.event(_vbhw.EV_FLASH, 0, 1)
         self.programs += 1
         f = self._f
         mv = memoryview(self._old)[:n] if n <= BLOCK else bytearray(n)
@@ -88,6 +94,7 @@ class Flash:
         f.seek(addr)
         f.write(mv)
         self._stall(PAGE_US * ((n + _PAGE - 1) // _PAGE))
+        _vbhw.event(_vbhw.EV_FLASH, 0, 0)
 
     def _stall(self, us):
         if not self._timing:

@@ -5,7 +5,8 @@
     _vbhw.event(_vbhw.EV_PWM, 25, 2000, 32768)   # the buzzer plays 2 kHz
 
 - The patient: the daemon renders a scenario (host_tools.sim) into `timeline.bin` in the
-  board's directory (opened here once: the host's file system is gone once the flash is mounted), 16 bytes per sample (3 x u16 counts, i16 pitch in centidegrees, i32 gyro in
+  board's directory (opened here once: the host's file system is gone once the flash is
+  mounted), 16 bytes per sample (3 x u16 counts, i16 pitch in centidegrees, i32 gyro in
   millidegrees/s, u16 |g| in milli-g, u8 I2C fault, u8 pad), and keeps a 64-byte header in
   `patient.ctl` (see `_HDR_*`): which timeline plays, from which CLOCK_MONOTONIC microsecond,
   where the patient holds until the host catches up, and an armed power cut. Readings are
@@ -19,6 +20,7 @@
 
 import os
 import time
+
 from micropython import const
 
 _raw_us = time.ticks_us  # the unix port's: CLOCK_MONOTONIC microseconds, the daemon's clock
@@ -33,6 +35,7 @@ EV_RTC_SET = const(7)  # b, c = low, high 31 bits of the RTC offset (us)
 EV_POWER_CUT = const(8)  # the armed power cut is reached: kill me now
 EV_DEEPSLEEP = const(9)  # b = ms (0 = forever)
 EV_HEAP = const(10)  # b = free, c = used bytes after boot
+EV_FLASH = const(11)  # b = 1: a flash write or erase starts, 0: it ended
 
 _HDR_SEQ = const(0)
 _HDR_GEN = const(4)

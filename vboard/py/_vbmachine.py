@@ -1,4 +1,5 @@
-"""`machine` on the virtual board (installed as sys.modules["machine"] by _vbboot): the simulated `machine` module of the virtual dowel board: the subset of MicroPython's ESP32
+"""`machine` on the virtual board (installed as sys.modules["machine"] by _vbboot): the subset
+of MicroPython's ESP32
 `machine` API the firmware uses, fed by the simulated patient (see _vbhw).
 
     from machine import ADC, Pin

@@ -16,7 +16,6 @@ Installed as sys.modules["time"] by _vbboot before anything imports `time` (asyn
 """
 
 import os
-
 from time import gmtime as _gmtime1970
 from time import mktime as _mktime1970
 from time import (  # noqa: F401 - re-exported
