@@ -31,7 +31,8 @@ def rejection_note(reason: str) -> str:
 
 
 def warn_if_rejected(link, say: Callable[[str], None] = print) -> str | None:
-    """Say so when the board's config was rejected; return the reason, or None. Advisory: a
+    """Say so when the board's config was rejected, and when the dowel stopped on a fault
+    since the last command (shown once); return the config's reason, or None. Advisory: a
     board that cannot answer (no dowel firmware yet) gets a note, not an error."""
     try:
         _, reason = read(link)
@@ -40,4 +41,23 @@ def warn_if_rejected(link, say: Callable[[str], None] = print) -> str | None:
         return None
     if reason:
         say(rejection_note(reason))
+    show_last_fault(link, say)
     return reason
+
+
+def show_last_fault(link, say: Callable[[str], None] = print) -> str | None:
+    """The fault that last stopped the dowel's loop (`dowel.fault`, one line on its flash),
+    said once and then cleared on the board; None when there was none."""
+    try:
+        fault = link.call("dowel.fault", "last")
+        if fault:
+            link.call("dowel.fault", "clear")
+    except DeviceError:
+        return None  # firmware from before dowel.fault: nothing to show
+    if fault:
+        kind = "its boot failed and it waited for the host" if fault.startswith("boot") else (
+            "it reset itself and went on"
+        )
+        say(f"note: the dowel stopped on a fault ({kind}): {fault}. If it happens again, "
+            "run `dowel selftest` and report this line.")
+    return fault

@@ -37,6 +37,11 @@ CONNECT_ATTEMPTS = 4
 ENTER_TIMEOUT_S = 2.0  # per attempt: a running board answers Ctrl-C, Ctrl-A in milliseconds
 CONNECT_BACKOFF_S = (0.5, 1.0, 2.0)  # 3.5 s in all for a reset board to boot and answer
 
+# Every command first tells the firmware a host is there: a board left with its loop stopped
+# and no host call for a few minutes resets itself back to work (dowel.hal.keepalive). Quiet on
+# a board without the dowel firmware.
+KEEPALIVE = "try:\n import dowel.hal as _h\n _h.keepalive()\nexcept Exception:\n pass\n"
+
 
 @dataclass(frozen=True)
 class ClockSync:
@@ -188,7 +193,7 @@ class Link:
         from mpremote.transport import TransportError
 
         try:
-            out, err = self.transport.exec_raw(code, timeout=timeout)
+            out, err = self.transport.exec_raw(KEEPALIVE + code, timeout=timeout)
         except TransportError as exc:
             raise DeviceError(f"lost contact with the board on {self.port}: {exc}") from None
         if err:

@@ -189,7 +189,9 @@ class App:
                     # No gravity at all: it power-cycled and woke asleep (registers read 0).
                     self._imu_lost("asleep")
                 else:
-                    self.pitch_ddeg = self.pitch.update(imu.ax, imu.az)
+                    pitch = self.pitch
+                    if pitch is not None:  # imu_ok implies it; said for the type checker
+                        self.pitch_ddeg = pitch.update(imu.ax, imu.az)
         state = self.engine.reps.state
         if state == self.hold_state:
             self.drift.update(self.readings, elapsed_ms)
@@ -380,22 +382,25 @@ class App:
         self.run_ms = time.ticks_ms()
         self._timer = hal.tick_timer(TICK_MS, self._on_tick)
         await self._failed.wait()
-        raise self._fault
+        fault = self._fault
+        if fault is not None:
+            raise fault
 
     def _on_tick(self, _timer):
         """The timer's soft callback: one step. An exception here would be printed and
         dropped by the scheduler (mp_sched_run_pending calls it protected), so it is kept and
         handed to `run`, which raises it: a bug or MemoryError goes to main.py's `crash`, and
         a Ctrl-C that the VM raised inside the callback still stops the loop."""
-        if self._fault is not None:
+        clock, timer, failed = self._clock, self._timer, self._failed
+        if self._fault is not None or clock is None or timer is None or failed is None:
             return
         try:
-            self.step(self._clock.dt_ms())
+            self.step(clock.dt_ms())
             self.ticks += 1
         except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt too
             self._fault = exc
-            self._timer.deinit()
-            self._failed.set()
+            timer.deinit()
+            failed.set()
 
     def stop(self):
         """The safe state once the loop has stopped (the host's Ctrl-C, a crash): silent, the

@@ -30,7 +30,8 @@ except AttributeError:  # CPython (host tests): a monotonic count in ms, like th
 def _now_ms():
     if _ticks_ms is not None:
         return _ticks_ms()
-    return int(time.monotonic() * 1000) & 0x3FFFFFFF
+    t = time.monotonic()  # pyright: ignore[reportAttributeAccessIssue] - CPython only
+    return int(t * 1000) & 0x3FFFFFFF
 
 
 def sync(datetime):

@@ -227,7 +227,7 @@ def _validate_stage(given, i, last, errors):
     if "until" in given:
         until = _validate_until(given["until"], field + ".until", errors)
         if until is not None:
-            stage["until"] = until
+            stage["until"] = until  # pyright: ignore[reportArgumentType] - a dict among str
     return stage if len(errors) == n else None
 
 

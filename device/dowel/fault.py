@@ -22,9 +22,9 @@ def reason(exc):
     import io
 
     buf = io.StringIO()
-    sys.print_exception(exc, buf)
+    sys.print_exception(exc, buf)  # pyright: ignore[reportArgumentType] - a stream
     where = ""
-    for line in buf.getvalue().split("\n"):
+    for line in buf.getvalue().split("\n"):  # pyright: ignore[reportAttributeAccessIssue]
         line = line.strip()
         if line.startswith("File "):
             where = line

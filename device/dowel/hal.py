@@ -34,7 +34,7 @@ _i2c = [None]
 def i2c():
     """The pin map's I2C bus, made once (the IMU and the real-time clock share it)."""
     if _i2c[0] is None:
-        _i2c[0] = machine.I2C(
+        _i2c[0] = machine.I2C(  # pyright: ignore[reportArgumentType, reportCallIssue]
             pinmap.I2C_ID,
             scl=machine.Pin(pinmap.I2C_SCL_PIN),
             sda=machine.Pin(pinmap.I2C_SDA_PIN),

@@ -99,6 +99,9 @@ def show(link, as_json: bool = False, console=None) -> dict:
     cfg, reason = board_config.read(link)
     if reason:  # first, so it is not lost above a long table
         console.print(board_config.rejection_note(reason), highlight=False, markup=False)
+    board_config.show_last_fault(
+        link, lambda text: console.print(text, highlight=False, markup=False)
+    )
     if as_json:
         print(json.dumps(cfg, indent=2, sort_keys=True))
     else:

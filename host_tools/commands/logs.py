@@ -70,6 +70,11 @@ def _pull(args: argparse.Namespace) -> int:
             transient=True,
         ) as bar:
             task = bar.add_task("pull", total=None)
+            from host_tools import board_config
+
+            board_config.warn_if_rejected(
+                link, lambda text: console.print(text, highlight=False, markup=False)
+            )
             try:
                 report = pull(
                     link,

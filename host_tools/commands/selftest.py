@@ -60,7 +60,12 @@ def run(args: argparse.Namespace) -> int:
         console.print("(no terminal to answer questions on: buzzer and LED are not asked)")
         yes = True
     port = resolve_port(args.port)
+    from host_tools import board_config
+
     with Link.open(port) as link:
+        board_config.warn_if_rejected(
+            link, lambda text: console.print(text, highlight=False, markup=False)
+        )
         checks = selftest.run_selftest(link, ConsoleUi(console), yes=yes,
                                        timeout_s=args.timeout)
     render(checks, console)

@@ -142,6 +142,7 @@ class FakeLink:
         self.transport = FakeTransport(self)
         self.config_path = str(tmp_path / "dowel.json")
         self.drift_path = str(tmp_path / "drift.json")
+        self.fault_path = str(tmp_path / "fault.txt")
         self.device_id = device_id
         self.calls: list[tuple[str, str]] = []
 
@@ -153,6 +154,10 @@ class FakeLink:
             return getattr(ddrift, function)(*args, path=self.drift_path)
         if (module, function) == ("dowel.hal", "unique_id"):
             return bytes.fromhex(self.device_id)
+        if module == "dowel.fault":  # the real module, on this board's flash
+            from dowel import fault
+
+            return getattr(fault, function)(*args, path=self.fault_path)
         raise AssertionError(f"unexpected call {module}.{function}")
 
     def writes(self) -> int:

@@ -175,3 +175,21 @@ def test_shared_helper_for_other_commands(board):
     said.clear()
     assert board_config.warn_if_rejected(NoFirmware(), said.append) is None
     assert said[0].startswith("note: could not read")
+
+
+def test_the_last_fault_is_said_once_then_cleared_on_the_board(board):
+    from dowel import fault
+
+    from host_tools import board_config
+
+    # What fault.record writes on the board (it needs MicroPython's sys.print_exception).
+    with open(board.fault_path, "w") as f:
+        f.write("loop MemoryError: memory allocation failed, allocating 2048 bytes "
+                "(File \"dowel/rep.py\", line 101) ticks_ms=1234\n")
+    said = []
+    board_config.warn_if_rejected(board, said.append)
+    assert len(said) == 1 and "it reset itself and went on" in said[0]
+    assert "loop MemoryError: memory allocation failed" in said[0]
+    said.clear()
+    board_config.warn_if_rejected(board, said.append)  # cleared: said once only
+    assert said == [] and fault.last(path=board.fault_path) is None
