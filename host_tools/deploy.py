@@ -18,7 +18,9 @@ The board's config (/dowel.json) and logs (/logs/) are never written, renamed or
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
+import io
 import json
 import tempfile
 from collections.abc import Callable
@@ -263,6 +265,12 @@ def deploy(
     check_protected(files)
 
     board = Board(link)
+    # The stopped firmware loop keeps its modules and objects in the heap (an ESP32_GENERIC's
+    # is about 110 KB): a soft reset into the raw REPL frees them for hashing and uploading.
+    reset = getattr(link.transport, "enter_raw_repl", None)
+    if reset is not None:
+        with contextlib.redirect_stdout(io.StringIO()):
+            reset(soft_reset=True)
     state = board.probe(list(files))
     result = DeployResult(micropython=check_micropython(state["impl"], link.port))
     remote = state["hashes"]

@@ -21,6 +21,8 @@ fresh MicroPython) only the ESP32's RTC is set.
 from __future__ import annotations
 
 import ast
+import contextlib
+import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -160,7 +162,9 @@ class Link:
         link = cls(transport, port)
         for attempt in range(attempts):
             try:
-                transport.enter_raw_repl(soft_reset=False, timeout_overall=ENTER_TIMEOUT_S)
+                # mpremote prints what it read when it gives up: the library never prints.
+                with contextlib.redirect_stdout(io.StringIO()):
+                    transport.enter_raw_repl(soft_reset=False, timeout_overall=ENTER_TIMEOUT_S)
                 if set_clock:
                     link._set_clock(now)
                 return link
