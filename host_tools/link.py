@@ -142,9 +142,13 @@ class Link:
         transport_factory: Callable[[str], object] | None = None,
         set_clock: bool = True,
         now: Callable[[], datetime] | None = None,
+        fresh: bool = False,
     ) -> Link:
         """Open the port and enter the raw REPL, with up to `attempts` Ctrl-C/Ctrl-A rounds;
-        then set the board's clock (`set_clock`, with `now` as the host clock)."""
+        then set the board's clock (`set_clock`, with `now` as the host clock). `fresh`: soft-
+        reset into the raw REPL first, so the stopped firmware loop's modules and objects leave
+        the heap (an ESP32_GENERIC has about 110 KB) before a command that needs room: the
+        self-test, a calibration, a log pull."""
         from mpremote.transport import TransportError
 
         if transport_factory is None:
@@ -164,7 +168,7 @@ class Link:
             try:
                 # mpremote prints what it read when it gives up: the library never prints.
                 with contextlib.redirect_stdout(io.StringIO()):
-                    transport.enter_raw_repl(soft_reset=False, timeout_overall=ENTER_TIMEOUT_S)
+                    transport.enter_raw_repl(soft_reset=fresh, timeout_overall=ENTER_TIMEOUT_S)
                 if set_clock:
                     link._set_clock(now)
                 return link

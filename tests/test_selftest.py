@@ -277,7 +277,7 @@ def command(monkeypatch, sim):
         def __exit__(self, *exc):
             return None
 
-    monkeypatch.setattr(Link, "open", staticmethod(lambda port: SimLink()))
+    monkeypatch.setattr(Link, "open", staticmethod(lambda port, **_kw: SimLink()))
     monkeypatch.setattr("host_tools.commands.selftest.resolve_port", lambda p: p or "sim")
     monkeypatch.setenv("COLUMNS", "240")
 

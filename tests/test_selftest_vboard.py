@@ -78,8 +78,8 @@ def test_dowel_selftest_passes_on_a_healthy_board(vb, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "240")
     original_open = Link.open
 
-    def open_and_play(port):
-        link = original_open(port)
+    def open_and_play(port, **kw):
+        link = original_open(port, **kw)
         vb.play(scenario())
         return link
 

@@ -541,7 +541,7 @@ def run(args: argparse.Namespace) -> int:
     ui: QuietUI = RichUI(interactive, console) if console.is_terminal or interactive else PlainUI()
     steps = INTERACTIVE_STEPS if interactive else Steps()
     port = resolve_port(args.port)
-    with Link.open(port) as link:
+    with Link.open(port, fresh=True) as link:
         findings = check_drift(link)
         if findings:
             ui.say(drift_prompt(findings, args.patient))

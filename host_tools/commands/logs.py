@@ -65,7 +65,7 @@ def _pull(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     conn = db.connect()
     try:
-        with Link.open(port) as link, Progress(
+        with Link.open(port, fresh=True) as link, Progress(
             TextColumn("pulling logs"), BarColumn(), DownloadColumn(), console=console,
             transient=True,
         ) as bar:

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     port = resolve_port(args.port)
     from host_tools import board_config
 
-    with Link.open(port) as link:
+    with Link.open(port, fresh=True) as link:
         board_config.warn_if_rejected(
             link, lambda text: console.print(text, highlight=False, markup=False)
         )

@@ -109,20 +109,28 @@ def _tgkill():
 
 SYS_TGKILL = 234
 _libc_syscall = _tgkill()
-# Linux x86-64 system calls in which the interpreter's main thread waits (see try_ctrl_c).
-WAIT_SYSCALLS = {0, 7, 23, 35, 230, 232, 270, 271, 281}  # read, poll, select, nanosleeps, ...
-CTRL_C_BUSY_S = 0.2
+# Linux x86-64 system calls in which the interpreter's main thread waits for an event (see
+# try_ctrl_c): poll, select, pselect6, ppoll (asyncio, sleeps: extmod/modselect.c and the unix
+# port's event wait), and read on its console (input()). Not any other read, write or sleep:
+# those run inside littlefs's block device, the GC or the scheduler's lock, out of which the
+# port's signal handler must never jump.
+POLL_SYSCALLS = {7, 23, 270, 271}
+READ_SYSCALL = 0
+CTRL_C_BUSY_S = 1.0  # then a loop that never waits is interrupted where it is
 CTRL_C_FLASH_S = 2.0
 
 
 def _waiting(pid: int) -> bool:
-    """Whether the main thread of `pid` is blocked in one of WAIT_SYSCALLS."""
+    """Whether the main thread of `pid` is blocked waiting for an event (see above)."""
     try:
         with open(f"/proc/{pid}/task/{pid}/syscall") as f:
-            first = f.read().split()
+            fields = f.read().split()
     except OSError:
         return True  # no /proc (not Linux): signal at once
-    return bool(first) and first[0].isdigit() and int(first[0]) in WAIT_SYSCALLS
+    if not fields or not fields[0].isdigit():
+        return False  # "running"
+    nr = int(fields[0])
+    return nr in POLL_SYSCALLS or (nr == READ_SYSCALL and int(fields[1], 16) == 0)
 
 
 def _controlling_tty() -> None:

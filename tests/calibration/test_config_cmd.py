@@ -18,7 +18,7 @@ def board(tmp_path, monkeypatch):
     ddrift._live = None
     link = FakeLink(tmp_path, Patient())
     link.close = lambda restart=True: None
-    monkeypatch.setattr(Link, "open", classmethod(lambda cls, port: _ctx(link)))
+    monkeypatch.setattr(Link, "open", classmethod(lambda cls, port, **_kw: _ctx(link)))
     return link
 
 

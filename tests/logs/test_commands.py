@@ -23,7 +23,7 @@ def board(tmp_path, monkeypatch):
     write_scenario(root, sessions, segment_bytes=300)
     links = []
 
-    def open_link(port):
+    def open_link(port, **_kw):
         assert port == "/dev/fake"
         links.append(fake_link(root))
         return links[-1]
@@ -78,7 +78,7 @@ def test_export_unknown_patient_names_the_fix(board, capsys):
 def test_interrupted_pull_says_nothing_is_lost(board, capsys, monkeypatch):
     root, _ = board
     monkeypatch.setattr(link.Link, "open",
-                        staticmethod(lambda port: fake_link(root, die_at=4)))  # the read
+                        staticmethod(lambda port, **_kw: fake_link(root, die_at=4)))  # the read
     assert cli.main(["logs", "pull", "--port", "/dev/fake"]) == 1
     err = capsys.readouterr().err
     assert "Nothing is lost" in err and "dowel logs pull" in err

@@ -116,8 +116,8 @@ def test_interrupted_pulls_then_a_whole_one(vboard, monkeypatch):
             (9, "while-answering")]
     with VirtualBoard.start(flash_dir=image, name="logs-e2e") as board:
         for at, mode in cuts:
-            def cut_open(port, at=at, mode=mode):
-                opened = real_open(port)
+            def cut_open(port, at=at, mode=mode, **kw):
+                opened = real_open(port, **kw)
                 opened.transport = CutCable(opened.transport, at, mode)
                 return opened
 
