@@ -133,16 +133,11 @@ def run(
 ) -> dict:
     """Run `code` on the MicroPython unix interpreter with the benchmark's `machine` (`files`
     from firmware_files(), the run's folder as the root); return its last output line's JSON."""
-    from host_tools.vboard.interp import board_command, require_interpreter
+    from host_tools.vboard.interp import board_command, require_interpreter, write_tree
 
     require_interpreter()
     with tempfile.TemporaryDirectory(prefix="dowel-bench-") as tmp:
-        root = Path(tmp) / "fs"
-        for path, data in files.items():
-            dest = root / path.lstrip("/")
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(data)
-        root.mkdir(exist_ok=True)
+        root = write_tree(Path(tmp) / "fs", files)
         script = Path(tmp) / "bench_main.py"
         script.write_text(_DOUBLE_PRELUDE % {"root": str(root)} + code)
         env = {k: v for k, v in os.environ.items() if not k.startswith("VB_")}

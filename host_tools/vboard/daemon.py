@@ -165,6 +165,7 @@ class Daemon:
         self.image = flash_image(args.flash, self.name).resolve()
         self.imu = args.imu
         self.heap_kb = args.heap_kb
+        self.pins = board_pins()
         self.parent_pid = args.parent_pid
         self.log_fd = os.open(
             self.sdir / "board.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
@@ -341,7 +342,7 @@ class Daemon:
                 "VB_RESET_CAUSE": str(reset_cause),
                 "VB_UID": state.unique_id(self.image),
                 "VB_IMU": self.imu,
-                "VB_SENSOR_PINS": ",".join(str(p) for p in board_pins()["sensors"]),
+                "VB_SENSOR_PINS": ",".join(str(p) for p in self.pins["sensors"]),
                 "VB_RTC_OFFSET_US": str(self.rtc_offset_us),
             }
         )
@@ -500,7 +501,7 @@ class Daemon:
         del self.ev_in[:n]
 
     def on_event(self, kind: int, a: int, b: int, c: int, t_us: int) -> None:
-        pins = board_pins()
+        pins = self.pins
         if kind == EV_PIN:
             if a == pins["led"]:
                 self.record(t_us, "led", 1 if b else 0)

@@ -69,6 +69,17 @@ def device_files() -> dict[str, bytes]:
     }
 
 
+def write_tree(root: Path, files: dict[str, bytes]) -> Path:
+    """`files` ({path on the board: bytes}) laid out under the host folder `root`, which a
+    one-shot run mounts as its file system; returns `root`."""
+    root.mkdir(parents=True, exist_ok=True)
+    for path, data in files.items():
+        dest = root / path.lstrip("/")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+    return root
+
+
 def run_micropython(
     code: str,
     files: dict[str, bytes | str] | None = None,
@@ -83,12 +94,7 @@ def run_micropython(
     for path, data in (files or {}).items():
         board_files[path.lstrip("/")] = data.encode() if isinstance(data, str) else data
     with tempfile.TemporaryDirectory(prefix="dowel-mp-") as tmp:
-        root = Path(tmp) / "fs"
-        for path, data in board_files.items():
-            dest = root / path
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(data)
-        root.mkdir(exist_ok=True)
+        root = write_tree(Path(tmp) / "fs", board_files)
         code_file = Path(tmp) / "code.py"
         code_file.write_text(code)
         env = dict(os.environ)

@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.vboard.conftest import dowel_home, flash, mpremote, need_interpreter  # noqa: F401
+from tests.vboard.conftest import (  # noqa: F401
+    calibrated_config,
+    dowel_home,
+    flash,
+    mpremote,
+    need_interpreter,
+)
 
 
 def board_exec(port: str, code: str, timeout: float = 30) -> str:
@@ -98,25 +104,3 @@ class ConsoleReader:
 
 def device_source(path: str) -> str:
     return (Path(__file__).resolve().parents[2] / "device" / path).read_text()
-
-
-def calibrated_config(build: str = "average") -> str:
-    """/dowel.json as `dowel calibrate` would set it for the simulated patient of `build`."""
-    import json
-
-    from dowel import config
-
-    from host_tools.calibration import Stats, propose
-    from host_tools.sim import render
-
-    timeline = render({"build": build, "steps": [{"do": "released", "ms": 10}]})
-    levels = timeline.truth["build"]
-    zero = [Stats(level, 50, 0, 0, 100) for level in levels["zero_counts"]]
-    contact = [Stats(level, 300, 0, 0, 100) for level in levels["contact_counts"]]
-    proposal = propose(zero, contact)
-    assert proposal.ok
-    cfg = config.defaults()
-    cfg["patient"] = "P-FW"
-    for name, s in zip(config.SENSOR_NAMES, proposal.sensors, strict=True):
-        cfg["sensors"][name].update(on=s.on, off=s.off, level=s.contact.level)
-    return json.dumps(cfg)

@@ -68,6 +68,42 @@ def put(board, path: str, data: bytes | str, tmp_dir: Path) -> None:
     mpremote(board.port, "fs", "cp", str(local), ":" + path)
 
 
+def wait_until(predicate, timeout: float = 5.0, what: str = "condition"):
+    """Poll `predicate` until it returns something true (returned), or fail after `timeout`."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def calibrated_config(build: str | dict = "average", patient: str = "P-FW") -> str:
+    """/dowel.json as `dowel calibrate` would set it for the simulated patient of `build` (a
+    build's name, or a rendered timeline's `truth["build"]`)."""
+    import json
+
+    from dowel import config
+
+    from host_tools.calibration import Stats, propose
+    from host_tools.sim import render
+
+    if isinstance(build, dict):
+        levels = build
+    else:
+        levels = render({"build": build, "steps": [{"do": "released", "ms": 10}]}).truth["build"]
+    zero = [Stats(level, 50, 0, 0, 100) for level in levels["zero_counts"]]
+    contact = [Stats(level, 300, 0, 0, 100) for level in levels["contact_counts"]]
+    proposal = propose(zero, contact)
+    assert proposal.ok
+    cfg = config.defaults()
+    cfg["patient"] = patient
+    for name, s in zip(config.SENSOR_NAMES, proposal.sensors, strict=True):
+        cfg["sensors"][name].update(on=s.on, off=s.off, level=s.contact.level)
+    return json.dumps(cfg)
+
+
 def mpremote(port: str, *args: str, timeout: float = 30, check: bool = True):
     """Run the real mpremote CLI against `port`."""
     proc = subprocess.run(

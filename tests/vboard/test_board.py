@@ -17,19 +17,9 @@ from host_tools.errors import DeviceError
 from host_tools.vboard import VirtualBoard, running_port
 from host_tools.vboard.state import pid_alive, read_state
 
-from .conftest import flash_file, mpremote, need_interpreter, put
+from .conftest import flash_file, mpremote, need_interpreter, put, wait_until
 
 pytestmark = pytest.mark.vboard
-
-
-def wait_until(predicate, timeout: float = 5.0, what: str = "condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_flash_persists_across_board_restarts(flash):

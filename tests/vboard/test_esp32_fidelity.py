@@ -14,19 +14,9 @@ from mpremote.transport_serial import SerialTransport
 
 from host_tools.vboard import VirtualBoard, daemon, flashimg
 
-from .conftest import MPREMOTE, Console, flash_file, mpremote, need_interpreter, put
+from .conftest import MPREMOTE, Console, flash_file, mpremote, need_interpreter, put, wait_until
 
 pytestmark = pytest.mark.vboard
-
-
-def wait_until(predicate, timeout: float = 5.0, what: str = "condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def resets(board, kind: str) -> int:

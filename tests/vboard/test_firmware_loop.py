@@ -5,12 +5,11 @@ the loss) and none for the grip wobble."""
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 
-from tests.vboard.conftest import mpremote
+from tests.vboard.conftest import calibrated_config, mpremote
 
 pytestmark = pytest.mark.vboard
 
@@ -18,30 +17,20 @@ LOSS_LATENCY_MS = (100, 400)  # loss_ms (120) after the force crosses off, withi
 
 
 def test_firmware_beeps_once_per_true_loss_and_never_for_wobble(board):
-    from dowel import config
 
-    from host_tools.calibration import Stats, propose
     from host_tools.deploy import deploy
     from host_tools.link import Link
     from host_tools.sim import load_scenario, render
 
     scenario = load_scenario("quick")
     timeline = render(scenario)
-    build = timeline.truth["build"]
     # What a calibration measures on this patient: zero and contact levels, a little noise.
-    zero = [Stats(level, 50, 0, 0, 100) for level in build["zero_counts"]]
-    contact = [Stats(level, 300, 0, 0, 100) for level in build["contact_counts"]]
-    proposal = propose(zero, contact)
-    assert proposal.ok
-    cfg = config.defaults()
-    cfg["patient"] = "P-LOOP"
-    for name, s in zip(("head", "midback", "sacrum"), proposal.sensors, strict=True):
-        cfg["sensors"][name].update(on=s.on, off=s.off, level=s.contact.level)
+    cfg = calibrated_config(timeline.truth["build"], "P-LOOP")
 
     link = Link.open(board.port)
     try:
         deploy(link)
-        link.call("dowel.config", "write_json", json.dumps(cfg))
+        link.call("dowel.config", "write_json", cfg)
     finally:
         link.close()  # soft reset: main.py starts the loop on the new config
     time.sleep(0.5)
