@@ -5,7 +5,7 @@
 Record sizes come from the real encoder (`dowel.logfmt`). A week of home practice (two sessions
 a day of two or three sets of ten reps, a point lost in about a quarter of them, an IMU) is
 written by the real `dowel.logstore.Log` into a temp dir, then pulled by the real
-`host_tools.logpull.pull` through a transport that runs the device side under CPython and
+`host_tools.logs.pull.pull` through a transport that runs the device side under CPython and
 counts bytes. The wire figure adds mpremote's raw-paste framing per call (its protocol: 3-byte
 request, 4-byte grant, a flow-control byte per 256-byte window, end-of-data and two EOF
 markers, the next prompt; the device prints "\\r\\n" line ends). Compared against mpremote's own
@@ -27,7 +27,7 @@ from contextlib import redirect_stdout
 from datetime import datetime, timezone
 from pathlib import Path
 
-from dowel import logfmt, logstore
+from dowel import logfiles, logfmt, logread, logstore
 
 WINDOW = 256  # raw-paste flow-control window of the ESP32 port (MICROPY_REPL_STDIN_BUFFER_MAX)
 BAUD = 115200
@@ -62,8 +62,8 @@ class CountingBoard:
         machine.RTC = RTC  # type: ignore[attr-defined]
         out = io.StringIO()
         err = b""
-        saved = logstore.ROOT, sys.modules.get("machine")
-        logstore.ROOT = str(self.root)
+        saved = logfiles.ROOT, sys.modules.get("machine")
+        logfiles.ROOT = str(self.root)
         sys.modules["machine"] = machine
         try:
             with redirect_stdout(out):
@@ -71,7 +71,7 @@ class CountingBoard:
         except Exception:  # noqa: BLE001
             err = traceback.format_exc().encode()
         finally:
-            logstore.ROOT = saved[0]
+            logfiles.ROOT = saved[0]
             if saved[1] is None:
                 sys.modules.pop("machine", None)
             else:
@@ -185,7 +185,7 @@ def run() -> list[tuple[str, str, str]]:
         segs = sorted(root.glob("*.dwl"))
         flash = sum(p.stat().st_size for p in segs)
         payload = b"".join(p.read_bytes() for p in segs)
-        decoded = [r for p in segs for r in logfmt.decode(p.read_bytes()).reps]
+        decoded = [r for p in segs for r in logread.decode(p.read_bytes()).reps]
         assert [r.fields() for r in decoded] == [r for s in sessions for r in s]
         sizes = [r.frame_bytes for r in decoded]
         long_form = sum(1 for r in decoded if r.frame_bytes > TARGET_BYTES)
@@ -213,9 +213,9 @@ def run() -> list[tuple[str, str, str]]:
             )
         )
 
-        from host_tools import db
-        from host_tools.link import Link
-        from host_tools.logpull import pull
+        from host_tools.board.link import Link
+        from host_tools.logs.pull import pull
+        from host_tools.store import db
 
         board = CountingBoard(root)
         conn = db.connect(Path(tmp) / "bench.sqlite3")
@@ -261,7 +261,7 @@ def run() -> list[tuple[str, str, str]]:
 BOOT_SCAN = r"""
 import json, os
 import time
-from dowel import logfmt, logstore
+from dowel import logfiles, logfmt, logread, logstore
 now_us = time.ticks_us
 os.mkdir("/flash")
 log = logstore.Log(root="/flash/logs")
@@ -318,10 +318,10 @@ def _vboard_row(sessions: list[list[tuple]], payload: int) -> tuple[str, str, st
         from host_tools.vboard.client import VirtualBoard
     except ImportError:
         return (name, "not measured", "host_tools.vboard is not there")
-    from host_tools import db
-    from host_tools.deploy import deploy
-    from host_tools.link import Link
-    from host_tools.logpull import pull
+    from host_tools.board.link import Link
+    from host_tools.firmware.deploy import deploy
+    from host_tools.logs.pull import pull
+    from host_tools.store import db
 
     saved_home = os.environ.get("DOWEL_HOME")
     try:
@@ -387,7 +387,7 @@ def _boot_scan_row() -> tuple[str, str, str]:
 
 def _segment_wire(size: int) -> float:
     chunks = math.ceil(size / 3072)
-    per = len("import dowel.logstore as _m\nprint(repr(_m.read('00000001.dwl', 30720, 3072)))")
+    per = len("import dowel.loghost as _m\nprint(repr(_m.read('00000001.dwl', 30720, 3072)))")
     body = math.ceil(3072 / 3) * 4 + 1 + 4  # base64 + newline, b'' + \\n
     return chunks * (per + body + sum(frame_overhead(per, body, 0, 1)))
 

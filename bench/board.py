@@ -4,7 +4,7 @@
 
 A real `VirtualBoard` (host_tools.vboard: the MicroPython unix port with the ESP32's 10 ms
 FreeRTOS tick, its littlefs flash image and its heap) gets the firmware as `dowel flash` puts
-it there (`host_tools.deploy`), plus a probe: `/bench_probe.py`, imported by `/main.py` before
+it there (`host_tools.firmware.deploy`), plus a probe: `/bench_probe.py`, imported by `/main.py` before
 the firmware's own two lines, wraps `dowel.app._boot` and `App.step` to note the time (the
 board's `time.ticks_us`, CLOCK_MONOTONIC as the daemon's clock) of the end of boot, of the first
 and of every tick, and prints one `@bench probe {...}` console line once the window is over:
@@ -136,8 +136,8 @@ def measure(window_s: float = 5.0, appends: int = 1000) -> dict:
     """Start a board, flash the firmware and the probe, power-cycle it, and measure."""
     import serial
 
-    from host_tools.deploy import deploy
-    from host_tools.link import Link
+    from host_tools.board.link import Link
+    from host_tools.firmware.deploy import deploy
     from host_tools.vboard.client import VirtualBoard, request
 
     out: dict = {}

@@ -33,7 +33,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from host_tools.build import _mpy_cross, board_files, compile_device, device_sources
+from host_tools.firmware.build import _mpy_cross, board_files, compile_device, device_sources
 from host_tools.paths import device_dir
 
 HERE = Path(__file__).resolve().parent
@@ -318,6 +318,8 @@ MODULES = (
     "ticks",
     "cues",
     "pitch",
+    "points",
+    "atomic",
     "rep",
     "engine",
     "config",
@@ -327,6 +329,8 @@ MODULES = (
     "hal",
     "logfmt",
     "logread",
+    "running",
+    "logfiles",
     "logstore",
     "drift",
     "app",
@@ -362,7 +366,7 @@ async def boot():
         await asyncio.sleep_ms(100)
         gc.collect()
         readings.append(gc.mem_alloc())
-    running = app.current is not None
+    running = sys.modules["dowel.running"].app is not None
     resident = [name for name, _ in modules if "dowel." + name in sys.modules]
     task.cancel()
     print(json.dumps({"empty": empty, "base": base, "modules": modules, "imported": last,

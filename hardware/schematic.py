@@ -20,7 +20,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent / "device")]
 import divider  # noqa: E402
 import schemdraw  # noqa: E402
 import schemdraw.elements as elm  # noqa: E402
-from dowel import pinmap  # noqa: E402
+from dowel import pinmap, points  # noqa: E402
 
 LED_OHMS = "330 Ω"
 BATTERY_DIVIDER = (pinmap.BATTERY_R_TOP_OHMS, pinmap.BATTERY_R_BOTTOM_OHMS)
@@ -30,7 +30,7 @@ BLEED_OHMS = "1 kΩ"
 
 def nets() -> dict[str, int]:
     """Function -> GPIO, the labels the drawing carries (and the test checks)."""
-    pairs = zip(pinmap.SENSORS, pinmap.SENSOR_PINS, strict=True)
+    pairs = zip(points.NAMES, pinmap.SENSOR_PINS, strict=True)
     out = {f"{name} FSR": pin for name, pin in pairs}
     out.update({
         "LED": pinmap.LED_PIN,
@@ -58,7 +58,7 @@ def draw(path: Path) -> None:
         d.config(fontsize=11, unit=2.5)
 
         # ESP32 DevKit: every signal pin carries its net name.
-        left = ["3V3", "GND"] + [net(f"{s} FSR") for s in pinmap.SENSORS] + [net("battery")]
+        left = ["3V3", "GND"] + [net(f"{s} FSR") for s in points.NAMES] + [net("battery")]
         right = ["5V (VIN)", "GND", net("LED"), net("buzzer"), net("SDA"), net("SCL")]
         pins = [elm.IcPin(name=n, side="left") for n in reversed(left)]
         pins += [elm.IcPin(name=n, side="right") for n in reversed(right)]
@@ -67,7 +67,7 @@ def draw(path: Path) -> None:
         d += elm.Label().at((1, -6.2)).label("FSRs and battery on ADC1 pins, 11 dB attenuation")
 
         # Three FSR dividers: 3V3 - FSR - node - R - GND; 100 nF on the node against noise.
-        for k, sensor in enumerate(pinmap.SENSORS):
+        for k, sensor in enumerate(points.NAMES):
             x = -20 + 8 * k
             d += elm.Vdd().at((x, 8)).label("3V3")
             d += (fsr := elm.ResistorVar().down().at((x, 8))

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
-"$BIN/python" -m host_tools.firmware_check
+"$BIN/python" -m host_tools.firmware.check
 # The report's screenshot test needs a browser: Debian's chromium, installed here when missing
 # and running as root (CI); elsewhere that test skips and says so.
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -1,6 +1,6 @@
 """The firmware's console event lines as the host reads them (the demo's live view)."""
 
-from host_tools.console_events import LineReader, parse_line
+from host_tools.board.console import LineReader, parse_line
 
 
 def test_parse_fault_line_names_the_points():

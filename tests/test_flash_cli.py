@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from host_tools import esp
+from host_tools.board.link import Link
 from host_tools.cli import main
 from host_tools.commands import flash as flash_cmd
-from host_tools.link import Link
+from host_tools.firmware import esptool_flash
 from tests.hardware.fakes import FakeBoard
 from tests.test_flash_esptool import make_image
 
@@ -62,9 +62,9 @@ def test_firmware_then_deploy_waits_for_the_boot(board, tmp_path, monkeypatch):
 
     def fake_flash(port, path, *, erase, baud, say):
         calls.append((port, path, erase, baud))
-        return esp.check_image(path)
+        return esptool_flash.check_image(path)
 
-    monkeypatch.setattr(esp, "flash_micropython", fake_flash)
+    monkeypatch.setattr(esptool_flash, "flash_micropython", fake_flash)
     assert main(["flash", "--firmware", str(image), "--baud", "115200"]) == 0
     assert calls == [("/dev/fake0", image, False, 115200)]
     assert board.opened == [("/dev/fake0", flash_cmd.BOOT_WAIT_S)]
@@ -73,7 +73,7 @@ def test_firmware_then_deploy_waits_for_the_boot(board, tmp_path, monkeypatch):
 def test_erase_without_a_terminal_needs_yes(board, tmp_path, monkeypatch, capsys):
     image = make_image(tmp_path / "mp.bin")
     monkeypatch.setattr(
-        esp,
+        esptool_flash,
         "flash_micropython",
         lambda *a, **k: pytest.fail("must not flash without confirmation"),
     )
@@ -87,9 +87,9 @@ def test_erase_with_yes(board, tmp_path, monkeypatch):
     image = make_image(tmp_path / "mp.bin")
     erased = []
     monkeypatch.setattr(
-        esp,
+        esptool_flash,
         "flash_micropython",
-        lambda port, path, *, erase, baud, say: erased.append(erase) or esp.check_image(path),
+        lambda port, path, *, erase, baud, say: erased.append(erase) or esptool_flash.check_image(path),
     )
     assert main(["flash", "--firmware", str(image), "--erase", "--yes"]) == 0
     assert erased == [True]
@@ -110,13 +110,13 @@ def test_open_link_retries_while_the_board_boots(monkeypatch):
     attempts = []
     now = [0.0]
 
-    def fake_open(port):
+    def fake_connect(port, **_kw):
         attempts.append(port)
         if len(attempts) < 3:
             raise DeviceError("not yet")
         return "link"
 
-    monkeypatch.setattr(Link, "open", staticmethod(fake_open))
+    monkeypatch.setattr("host_tools.board.api.connect", fake_connect)
     sleep = lambda s: now.__setitem__(0, now[0] + s)  # noqa: E731
     assert flash_cmd.open_link("p", 5.0, sleep=sleep, clock=lambda: now[0]) == "link"
     assert len(attempts) == 3

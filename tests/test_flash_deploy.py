@@ -10,10 +10,10 @@ import shutil
 import pytest
 from dowel.version import FIRMWARE
 
-from host_tools.build import compile_device
-from host_tools.deploy import MANIFEST, deploy
+from host_tools.board.link import Link
 from host_tools.errors import DeviceError
-from host_tools.link import Link
+from host_tools.firmware.build import compile_device
+from host_tools.firmware.deploy import MANIFEST, deploy
 from host_tools.paths import device_dir
 from tests.hardware.fakes import FakeBoard
 

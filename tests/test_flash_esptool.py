@@ -11,8 +11,8 @@ import pytest
 import serial
 from esptool.util import FatalError
 
-from host_tools import esp
 from host_tools.errors import DeviceError, UsageError
+from host_tools.firmware import esptool_flash
 
 
 def make_image(
@@ -36,7 +36,7 @@ def image(tmp_path):
 
 
 def test_check_image_accepts_micropython_for_the_esp32(image):
-    info = esp.check_image(image)
+    info = esptool_flash.check_image(image)
     assert info.micropython == (1, 27, 0) and info.version == "1.27.0"
 
 
@@ -57,23 +57,23 @@ def test_check_image_accepts_micropython_for_the_esp32(image):
 def test_check_image_refuses(tmp_path, kwargs, message):
     path = make_image(tmp_path / "x.bin", **kwargs)
     with pytest.raises(UsageError, match=message) as exc:
-        esp.check_image(path)
+        esptool_flash.check_image(path)
     assert "micropython.org/download/ESP32_GENERIC" in str(exc.value)
 
 
 @pytest.mark.parametrize("version", [b"1.24.0", b"1.27.0", b"1.28.0", b"1.29.0"])
 def test_check_image_accepts_every_release_that_loads_mpy_6_3(tmp_path, version):
-    info = esp.check_image(make_image(tmp_path / "x.bin", version=version))
+    info = esptool_flash.check_image(make_image(tmp_path / "x.bin", version=version))
     assert info.version == version.decode()
 
 
 def test_check_image_missing_file(tmp_path):
     with pytest.raises(UsageError, match="no such file"):
-        esp.check_image(tmp_path / "nope.bin")
+        esptool_flash.check_image(tmp_path / "nope.bin")
 
 
 def test_commands_write_at_0x1000_then_verify(image):
-    commands = esp.esptool_commands("/dev/ttyUSB0", image)
+    commands = esptool_flash.esptool_commands("/dev/ttyUSB0", image)
     base = ["--chip", "esp32", "--port", "/dev/ttyUSB0", "--baud", "460800"]
     assert commands == [
         base + ["write-flash", "0x1000", str(image)],
@@ -82,7 +82,7 @@ def test_commands_write_at_0x1000_then_verify(image):
 
 
 def test_commands_with_erase_and_baud(image):
-    commands = esp.esptool_commands("COM5", image, erase=True, baud=115200)
+    commands = esptool_flash.esptool_commands("COM5", image, erase=True, baud=115200)
     assert [c[6] for c in commands] == ["erase-flash", "write-flash", "verify-flash"]
     assert all(
         c[:6] == ["--chip", "esp32", "--port", "COM5", "--baud", "115200"] for c in commands
@@ -93,7 +93,7 @@ def test_commands_for_esptool_4(image, monkeypatch):
     import esptool
 
     monkeypatch.setattr(esptool, "__version__", "4.8.1")
-    commands = esp.esptool_commands("/dev/ttyUSB0", image, erase=True)
+    commands = esptool_flash.esptool_commands("/dev/ttyUSB0", image, erase=True)
     assert [c[6] for c in commands] == ["erase_flash", "write_flash", "verify_flash"]
 
 
@@ -117,17 +117,17 @@ def test_esptool_itself_accepts_the_commands(image):
     import esptool
 
     if esptool.__version__.startswith("4."):  # argparse, no click CLI: parse by running it
-        for argv in esp.esptool_commands("/dev/ttyNOPE0", image, erase=True):
+        for argv in esptool_flash.esptool_commands("/dev/ttyNOPE0", image, erase=True):
             with pytest.raises(FatalError, match="Could not open /dev/ttyNOPE0"):
                 esptool.main(argv)  # past the parser: it tried to open the port
         return
-    for argv in esp.esptool_commands("/dev/ttyUSB0", image, erase=True):
+    for argv in esptool_flash.esptool_commands("/dev/ttyUSB0", image, erase=True):
         params, name, sub = parse_with_esptool(argv)
         assert params["chip"] == "esp32" and params["port"] == "/dev/ttyUSB0"
         assert params["after"] == "hard-reset"  # the board boots MicroPython afterwards
         if name in ("write-flash", "verify-flash"):
             assert [addr for addr, _f in sub["addr_filename"]] == [0x1000]
-    assert [parse_with_esptool(a)[1] for a in esp.esptool_commands("p", image, erase=True)] == [
+    assert [parse_with_esptool(a)[1] for a in esptool_flash.esptool_commands("p", image, erase=True)] == [
         "erase-flash",
         "write-flash",
         "verify-flash",
@@ -147,7 +147,7 @@ class Recorder:
 
 
 def flash(image, runner, detect=lambda port: "ESP32", **kw):
-    return esp.flash_micropython(
+    return esptool_flash.flash_micropython(
         "/dev/ttyUSB0", image, detect=detect, runner=runner, say=lambda _m: None, **kw
     )
 
@@ -245,7 +245,7 @@ def test_detect_chip_name_uses_esptool_detect(monkeypatch):
             FakeLoader.closed = True
 
     monkeypatch.setattr(esptool.cmds, "detect_chip", lambda port: FakeLoader())
-    assert esp.detect_chip_name("/dev/ttyUSB0") == "ESP32"
+    assert esptool_flash.detect_chip_name("/dev/ttyUSB0") == "ESP32"
     assert FakeLoader.closed
 
 
@@ -281,7 +281,7 @@ def test_hard_reset_uses_reset_chip_on_esptool_5(monkeypatch):
     calls = []
     monkeypatch.setattr(esptool.cmds, "reset_chip", lambda esp, mode: calls.append((esp, mode)))
     loader = FakeLoader()
-    esp.hard_reset(loader)
+    esptool_flash.hard_reset(loader)
     assert calls == [(loader, "hard-reset")] and loader.resets == []
 
 
@@ -290,7 +290,7 @@ def test_hard_reset_on_esptool_4_without_reset_chip(monkeypatch):
 
     monkeypatch.delattr(esptool.cmds, "reset_chip", raising=False)  # as in esptool 4.8-4.12
     loader = FakeLoader()
-    esp.hard_reset(loader)
+    esptool_flash.hard_reset(loader)
     assert loader.resets == ["hard"]
 
 
@@ -312,7 +312,7 @@ def test_the_installed_esptool_has_what_the_dowel_calls():
 
 
 def test_esptools_could_not_open_gets_the_probed_hint(image, monkeypatch):
-    from host_tools import ports
+    from host_tools.board import ports
 
     monkeypatch.setattr("sys.platform", "linux")
     monkeypatch.setattr("os.path.exists", lambda _p: True)

@@ -11,9 +11,9 @@ import pytest
 from dowel import config as dconfig
 from dowel.version import FIRMWARE
 
-from host_tools.deploy import MANIFEST, deploy
+from host_tools.board.link import Link
 from host_tools.errors import DeviceError
-from host_tools.link import Link
+from host_tools.firmware.deploy import MANIFEST, deploy
 from host_tools.paths import device_dir
 
 pytestmark = pytest.mark.vboard
@@ -123,7 +123,7 @@ def test_a_corrupted_upload_is_detected_and_retried(vb, src, tmp_path):
 def test_dowel_flash_command_on_the_virtual_board(vb, src, capsys, monkeypatch):
     from host_tools.cli import main
 
-    monkeypatch.setattr("host_tools.build.device_dir", lambda: src)  # a snapshot: others edit
+    monkeypatch.setattr("host_tools.firmware.build.device_dir", lambda: src)  # a snapshot: others edit
     monkeypatch.setenv("COLUMNS", "200")
     assert main(["flash", "--port", vb.port]) == 0
     assert "dowel firmware " + FIRMWARE in capsys.readouterr().out

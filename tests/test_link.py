@@ -9,10 +9,10 @@ import errno
 import pytest
 from mpremote.transport import TransportError
 
-from host_tools import link as link_mod
-from host_tools import ports
+from host_tools.board import link as link_mod
+from host_tools.board import ports
+from host_tools.board.link import Link
 from host_tools.errors import DeviceError
-from host_tools.link import Link
 
 
 class BootingBoard:

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from host_tools import ports
+from host_tools.board import ports
 from host_tools.errors import DeviceError, UsageError
 
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from host_tools import selftest as stt
 from host_tools.errors import DeviceError
-from host_tools.selftest import FAIL, PASS, SKIP, WARN, Check, Press
+from host_tools.selftest import session as stt
+from host_tools.selftest.session import FAIL, PASS, SKIP, WARN, Check, Press
 from tests.hardware.fakes import SimDowel
 
 HEAD, MID, SACRUM = 0, 1, 2
@@ -179,7 +179,7 @@ def test_healthy_dowel_passes_and_prompts_each_pad_in_order():
     assert not stt.failed(checks), checks
     assert all(c.status == PASS for c in checks), checks
     prompts = [line for line in ui.lines if line.startswith("Press the")]
-    assert [p.split()[2] for p in prompts] == ["HEAD", "MIDBACK", "SACRUM"]
+    assert [p.split()[2] for p in prompts] == ["HEAD", "MID-BACK", "SACRUM"]
     assert ui.questions == [
         "Did you hear a beep?",
         "Could you hear every cue, and tell the head, mid-back and sacrum ones apart?",
@@ -268,7 +268,7 @@ def test_firmware_without_selftest_says_flash():
 # -- the command ----------------------------------------------------------------------------
 
 def command(monkeypatch, sim):
-    from host_tools.link import Link
+    from host_tools.board.link import Link
 
     class SimLink:
         def __enter__(self):

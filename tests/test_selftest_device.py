@@ -111,8 +111,9 @@ def device(monkeypatch):
         monkeypatch.setitem(sys.modules, "machine", machine)
         import dowel
 
-        # `from dowel import hal` would reuse the package attribute: drop both.
-        for name in ("hal", "selftest", "app"):
+        # `from dowel import hal` would reuse the package attribute: drop both. A fresh
+        # `dowel.running` too, so no Board made against an earlier test's machine is reused.
+        for name in ("hal", "selftest", "app", "running"):
             monkeypatch.delitem(sys.modules, "dowel." + name, raising=False)
             monkeypatch.delattr(dowel, name, raising=False)
         module = importlib.import_module("dowel.selftest")
@@ -131,11 +132,10 @@ def steady(value):
     return lambda n: value
 
 
-def test_read_and_window(device):
+def test_window(device):
     head, mid, sacrum = pinmap.SENSOR_PINS
     ramp = lambda n: 1000 + 100 * n  # noqa: E731 - rises with every read
     st, _m = device({head: steady(900), mid: ramp, sacrum: steady(30000)})
-    assert st.read()[0] == 900 and st.read()[2] == 30000
     lo, hi = st.window(100)
     assert lo[0] == hi[0] == 900
     assert lo[2] == hi[2] == 30000
@@ -200,17 +200,23 @@ def test_every_cue_plays_whole_and_ends_silent(device):
         st.cue("BOGUS")
 
 
+def loop_with(board):
+    """What `dowel.running` holds once the firmware loop ran: an App with its Board."""
+    running = sys.modules["dowel.running"]
+    running.app = types.SimpleNamespace(board=board)
+
+
 def test_battery_through_the_boards_reading(device):
     st, _m = device({p: steady(0) for p in pinmap.SENSOR_PINS})
-    st._board = types.SimpleNamespace(battery_mv=lambda: 3820)
+    loop_with(types.SimpleNamespace(battery_mv=lambda: 3820))
     assert st.battery() == (True, 3820, 50)
-    st._board = types.SimpleNamespace(battery_mv=lambda: 40)  # on USB, switch off
+    loop_with(types.SimpleNamespace(battery_mv=lambda: 40))  # on USB, switch off
     assert st.battery() == (False, 40, 0)
-    st._board = types.SimpleNamespace()  # a board without a battery input
+    loop_with(types.SimpleNamespace())  # a board without a battery input
     assert st.battery() == (False, 0, 0)
 
 
-def test_uses_the_running_loops_board(device, monkeypatch):
+def test_uses_the_running_loops_board(device):
     st, _m = device({p: steady(0) for p in pinmap.SENSOR_PINS})
 
     class Board:
@@ -219,7 +225,21 @@ def test_uses_the_running_loops_board(device, monkeypatch):
         def read(self, buf):
             buf[0], buf[1], buf[2] = 1, 2, 3
 
-    app = types.SimpleNamespace(current=types.SimpleNamespace(board=Board()))
-    monkeypatch.setitem(sys.modules, "dowel.app", app)
-    st._board = None
-    assert st.read() == (1, 2, 3)
+    loop_with(Board())
+    assert st.window(0) == ((1, 2, 3), (1, 2, 3))
+
+
+def test_without_a_loop_every_call_drives_one_board(device):
+    st, machine = device({p: steady(0) for p in pinmap.SENSOR_PINS})
+    made = []
+    real_pwm = machine.PWM
+
+    def pwm(*args, **kwargs):
+        made.append(1)
+        return real_pwm(*args, **kwargs)
+
+    machine.PWM = pwm
+    st.beep(2000, 10)
+    st.led(True)
+    st.window(10)
+    assert len(made) == 1  # one Board, made by the first call: one owner per pin

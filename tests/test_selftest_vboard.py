@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from host_tools import selftest as stt
-from host_tools.build import board_files, compile_device
-from host_tools.link import Link
+from host_tools.board.link import Link
+from host_tools.firmware.build import board_files, compile_device
+from host_tools.selftest import session as stt
 
 pytestmark = [pytest.mark.vboard, pytest.mark.slow]
 

@@ -32,7 +32,7 @@ except ImportError:  # CPython: the host runs these same files
         return x
 
 
-from dowel import cues, hal
+from dowel import cues, hal, points, running
 from dowel.battery import percent
 from dowel.drift import Drift
 from dowel.engine import Engine
@@ -90,9 +90,6 @@ _ETIMEDOUT = const(110)
 # never more than PENDING_MAX: a longer set is written at the rep end that fills the buffer.
 PENDING_MAX = const(32)
 
-current = None  # the running App, for `dowel.info` calls after Ctrl-C
-boot_error = None  # why the last boot failed (also in `dowel.fault`), or None
-
 
 def _none(value):
     return None if value == NO_DDEG else value
@@ -126,9 +123,7 @@ class App:
         self._low_battery_due = False
         self.readings = array("H", [0, 0, 0])
         s = cfg["sensors"]
-        self.drift = Drift(
-            (s["head"]["level"], s["midback"]["level"], s["sacrum"]["level"]), cfg["drift_pct"]
-        )
+        self.drift = Drift([s[name]["level"] for name in points.NAMES], cfg["drift_pct"])
         self.drift.resume()
         # The neutral hold the calibration measured: armed, or (no IMU: reps are armed periods)
         # in a rep.
@@ -476,17 +471,17 @@ def _forget(name):
 
 async def main():
     """Boot and run the loop. A boot that raises leaves the board at the REPL with the reason
-    kept (`boot_error`, `dowel.fault`) and boot.py's timer feeding the watchdog. /main.py runs
-    this inside `try`: `stop` and `crash` below give every way out its safe state."""
-    global current, boot_error
+    on flash (`dowel.fault`) and boot.py's timer feeding the watchdog. /main.py runs this
+    inside `try`: `stop` and `crash` below give every way out its safe state. The App is kept
+    as `running.app`, where the host's calls find it after their Ctrl-C."""
     try:
         app = _boot()
     except Exception as exc:  # noqa: BLE001 - any boot failure: stay reachable, say why
         from dowel import fault
 
-        boot_error = fault.record("boot", exc)
+        fault.record("boot", exc)
         return
-    current = app
+    running.app = app
     for name in _BOOT_ONLY:
         _forget(name)
     gc.collect()
@@ -497,8 +492,9 @@ def stop():
     """/main.py's `finally`: the loop stopped, by the host's Ctrl-C (a KeyboardInterrupt
     leaves `asyncio.run` at once and the task's own `finally` never runs:
     extmod/asyncio/core.py catches only Exception) or by a crash."""
-    if current is not None:
-        current.stop()
+    app = running.app
+    if app is not None:
+        app.stop()
 
 
 def crash(exc):

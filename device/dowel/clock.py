@@ -1,20 +1,20 @@
-"""The board's clocks, set by the host at every connection (`host_tools.link.Link.open`).
+"""The board's clocks, set by the host at every connection (`host_tools.board.link.Link.open`).
 
     link.call("dowel.clock", "sync", (2025, 3, 4, 1, 9, 30, 0, 0))
     # -> {"ticks_ms": 73412, "boot": 1184530211, "rtc": (...), "pcf8563": True}
 
 `sync` sets the ESP32's RTC (UTC, `machine.RTC().datetime()` order) through the log store, so
-the store knows it was set (`dowel.logstore.set_rtc`: sessions carry dates only while the RTC
+the store knows it was set (`dowel.loghost.set_rtc`: sessions carry dates only while the RTC
 has run since a host set it), and, when a PCF8563 answers at `pinmap.RTC_ADDR`, that chip too:
 it keeps the time on its coin cell while the dowel is off (`dowel.rtc8563`), and the firmware
 restores the ESP32's RTC from it at boot.
 
 It also tells the host what the host needs to place undated sessions on the calendar
-(`host_tools.session_dates`): `ticks_ms`, read before the clock is touched, counts from the
+(`host_tools.logs.dates`): `ticks_ms`, read before the clock is touched, counts from the
 chip's last reset (MicroPython's esp32 port, ports/esp32/mphalport.c: `mp_hal_ticks_ms()` is
 `esp_timer_get_time() / 1000`, the IDF's microseconds since the chip started, which a soft
 reset does not restart), and `boot` is the log store's random number of the last session begun
-since this interpreter started (`dowel.logstore.session_boot`), None when none was. The host's
+since this interpreter started (`dowel.running.session_boot`), None when none was. The host's
 Ctrl-C keeps the interpreter, a soft or hard reset does not: when `boot` is that of the log's
 last session, that session and this moment share one count of ticks.
 """
@@ -38,11 +38,11 @@ def sync(datetime):
     """Set the ESP32's RTC (and a fitted PCF8563) to `datetime` (UTC, RTC order). Returns a
     dict: ticks_ms before setting, boot (see above), the RTC's reading, and pcf8563: True set,
     False found but not set (`pcf8563_error` says why), None not fitted."""
-    from dowel import logstore
+    from dowel import loghost, running
 
     ticks = _now_ms()
-    boot = logstore.session_boot
-    now = logstore.set_rtc(datetime)
+    boot = running.session_boot
+    now = loghost.set_rtc(datetime)
     out = {"ticks_ms": ticks, "boot": boot, "rtc": tuple(now), "pcf8563": None}
     chip = _pcf8563()
     if chip is not None:

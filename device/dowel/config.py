@@ -9,8 +9,8 @@ One implementation serves the board (at boot, and `write_json` called by the hos
 """
 
 import json
-import os
 
+from dowel import atomic, points
 from dowel.feedback import MAX_STAGES, MAX_WINDOW, MODE_NAMES, PROBE_NAMES
 
 try:
@@ -23,7 +23,6 @@ except ImportError:  # CPython: the host runs these same files
 
 VERSION = const(1)
 PATH = "/dowel.json"
-SENSOR_NAMES = ("head", "midback", "sacrum")
 FEEDBACK_MODES = MODE_NAMES  # loss, warning, faded, bandwidth, none (dowel.feedback)
 LEGACY_MODES = {"every": "loss"}  # the name before schedules: still loaded
 _ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
@@ -132,12 +131,12 @@ def validate(obj):
             out["chime"] = obj["chime"]
     sensors = obj.get("sensors", out["sensors"])
     if not isinstance(sensors, dict):
-        errors.append(("sensors", "must be an object with head, midback and sacrum"))
+        errors.append(("sensors", "must be an object with %s, %s and %s" % points.NAMES))
     else:
         for key in sensors:
-            if key not in SENSOR_NAMES:
+            if key not in points.NAMES:
                 errors.append(("sensors." + key, "unknown sensor"))
-        for name in SENSOR_NAMES:
+        for name in points.NAMES:
             _validate_sensor(sensors.get(name), name, out["sensors"][name], errors)
     if errors:
         raise ConfigError(errors)
@@ -334,7 +333,7 @@ def load(path=PATH):
     try:
         data = _read(path)
         if data is None:
-            used = path + ".tmp"  # a save cut between its remove and rename
+            used = atomic.tmp(path)  # a save cut between its remove and rename (FAT)
             data = _read(used)
             if data is None:
                 return defaults(), None
@@ -402,20 +401,10 @@ def _why(exc):
 
 
 def save(cfg, path=PATH):
-    """Validate, then write atomically: a temporary file, flushed, renamed over the old one,
-    so a power cut leaves either the old config or the new, never half of one."""
+    """Validate, then write atomically (`dowel.atomic`): a power cut leaves either the old
+    config or the new, never half of one."""
     cfg = validate(cfg)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(canonical(cfg))
-        f.flush()
-    try:
-        os.rename(tmp, path)  # LittleFS (the ESP32 default) replaces the old file atomically
-    except OSError:
-        # FAT cannot rename over a file. If power fails between these two lines, `load` finds
-        # no config but a complete temporary one, and uses it.
-        os.remove(path)
-        os.rename(tmp, path)
+    atomic.write(path, canonical(cfg))
     return cfg
 
 

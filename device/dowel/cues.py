@@ -34,7 +34,7 @@ BAND_HZ = (2000, 4000)
 HEAD_CUE = (3520, 220)  # A7, one beep
 MIDBACK_CUE = (2637, 110, 0, 80, 2637, 110)  # E7, two beeps
 SACRUM_CUE = (2093, 90, 0, 70, 2093, 90, 0, 70, 2093, 90)  # C7, three beeps
-LOST_CUES = (None, HEAD_CUE, MIDBACK_CUE, SACRUM_CUE)  # indexed by point number 1..3
+LOST_CUES = (None, HEAD_CUE, MIDBACK_CUE, SACRUM_CUE)  # by first_lost code 1..3 (dowel.points)
 READY_CUE = (2349, 60, 3136, 60)  # rising chirp: three points in contact, go
 GOOD_REP_CUE = (2794, 50, 0, 30, 3951, 70)  # optional chime after a clean rep
 # Config rejected at boot: a two-tone warble the patient will not mistake for a lost point.
@@ -103,9 +103,6 @@ class CuePlayer:
         self.index = i
         self.left_ms = left
         return self.freq_hz != before
-
-    def busy(self):
-        return self.pattern is not None
 
 
 class Fader:

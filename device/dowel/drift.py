@@ -18,6 +18,8 @@ and its average differs from the calibrated level by more than drift_pct percent
 
 import json
 
+from dowel import atomic, running
+
 try:
     from micropython import const
 except ImportError:  # CPython: the host runs these same files
@@ -33,17 +35,14 @@ _SHIFT = const(8)  # fixed point: 65535 << 8 times a capped dt stays under 2**30
 _DT_CAP_MS = const(40)
 _ARMED_CAP_MS = const(1 << 29)
 
-_live = None  # the tracker the firmware loop is running, for `report` on the same boot
-
 
 class Drift:
     def __init__(self, levels, drift_pct):
-        global _live
         self.levels = [levels[0], levels[1], levels[2]]
         self.drift_pct = drift_pct
         self.acc = [0, 0, 0]  # average << _SHIFT
         self.armed_ms = 0
-        _live = self
+        running.drift = self  # the tracker being fed: `report` prefers it to the file
 
     def update(self, readings, dt_ms):
         """One armed sample: `readings` holds the three raw counts, `dt_ms` since the last one."""
@@ -105,19 +104,11 @@ class Drift:
         return True
 
     def save(self, path=PATH):
-        """Write the state (tmp + rename). Allocates and touches flash: not in the tick path."""
+        """Write the state whole (`dowel.atomic`). Allocates and touches flash: not in the tick
+        path."""
         if self.armed_ms == 0:
             return
-        import os
-
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(json.dumps(self.state()))
-        try:
-            os.rename(tmp, path)
-        except OSError:  # FAT cannot rename over a file
-            os.remove(path)
-            os.rename(tmp, path)
+        atomic.write(path, json.dumps(self.state()))
 
 
 def _read(path):
@@ -131,20 +122,14 @@ def _read(path):
 def report(path=PATH):
     """Host call: the drift state (dict as `Drift.state`) or None when nothing was tracked.
     The live tracker wins over the file: the host's Ctrl-C leaves it in memory, unsaved."""
-    if _live is not None and _live.armed_ms:
-        return _live.state()
+    live = running.drift
+    if live is not None and live.armed_ms:
+        return live.state()
     return _read(path)
 
 
 def reset(path=PATH):
     """Host call after a calibration: forget the old levels' state, in memory and on flash."""
-    global _live
-    _live = None
-    import os
-
-    for name in (path, path + ".tmp"):
-        try:
-            os.remove(name)
-        except OSError:
-            pass
+    running.drift = None
+    atomic.remove(path)
     return True

@@ -19,6 +19,7 @@ replayed on a laptop takes the very path the firmware takes.
 from dowel import cues
 from dowel.contact import CONTACT, LOST, NO_EVENT, Contact
 from dowel.feedback import DAY_DONE, MODE_WARNING, NO_DAY, Feedback, Warner
+from dowel.points import first_lost
 from dowel.rep import (
     EV_ARMED,
     EV_FAULT,
@@ -27,7 +28,6 @@ from dowel.rep import (
     EV_REP_START,
     IDLE,
     RepMachine,
-    first_point,
 )
 
 
@@ -139,13 +139,13 @@ class Engine:
             points = fb.fault(reps.new_faults)
             if points:
                 self.rep_cued |= points
-                pattern = cues.LOST_CUES[first_point(points)]
+                pattern = cues.LOST_CUES[first_lost(points)]
         if events & EV_REP_END:
             self._last_end_ms = reps.clock_ms
             done = fb.rep_end(reps.lost_mask, events & EV_RELEASE)
             if fb.late:
                 self.rep_cued |= fb.late
-                pattern = cues.LOST_CUES[first_point(fb.late)]
+                pattern = cues.LOST_CUES[first_lost(fb.late)]
             if done:
                 done_cue = cues.DAY_DONE_CUE if done & DAY_DONE else cues.SET_DONE_CUE
                 if pattern is None:
@@ -183,7 +183,7 @@ class Engine:
 
     def _cue_loss(self, points):
         self.rep_cued |= points
-        self.play(cues.LOST_CUES[first_point(points)])
+        self.play(cues.LOST_CUES[first_lost(points)])
 
     def play(self, pattern):
         self.player.play(pattern)

@@ -10,9 +10,10 @@ Loaded only when a fault happens or the host asks, so its bytecode is not in RAM
 loop runs.
 """
 
-import os
 import sys
 import time
+
+from dowel import atomic
 
 FAULT_PATH = "/fault.txt"
 
@@ -33,15 +34,12 @@ def reason(exc):
 
 
 def record(kind, exc, path=FAULT_PATH):
-    """Write `kind reason ticks_ms=...` whole (a temporary file renamed over the old one) and
-    print it on the console; return the line."""
+    """Write `kind reason ticks_ms=...` whole (`dowel.atomic`) and print it on the console;
+    return the line."""
     line = kind + " " + reason(exc)
     print("@dowel fault_stop " + line)
     try:
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%s ticks_ms=%d\n" % (line, time.ticks_ms()))
-        os.rename(tmp, path)
+        atomic.write(path, "%s ticks_ms=%d\n" % (line, time.ticks_ms()))
     except OSError:
         pass  # a flash that refuses: the console line is all there is
     return line
@@ -58,7 +56,4 @@ def last(path=FAULT_PATH):
 
 def clear(path=FAULT_PATH):
     """Host call: the host has shown the fault; forget it."""
-    try:
-        os.remove(path)
-    except OSError:
-        pass
+    atomic.remove(path)

@@ -41,6 +41,7 @@ event, on MicroPython either. `progress()` / `resume()` carry the schedule's pla
 boots (`save` / `load` write it to /feedback.json, off the tick path).
 """
 
+from dowel import atomic
 from dowel.cues import Fader
 
 try:
@@ -423,18 +424,10 @@ class Feedback:
         return True
 
     def save(self, path="/feedback.json"):
-        """Write progress() atomically (tmp + rename). Allocates and touches flash."""
+        """Write progress() whole (`dowel.atomic`). Allocates and touches flash."""
         import json
-        import os
 
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(json.dumps(self.progress()))
-        try:
-            os.rename(tmp, path)
-        except OSError:  # FAT cannot rename over a file
-            os.remove(path)
-            os.rename(tmp, path)
+        atomic.write(path, json.dumps(self.progress()))
 
     def load(self, path="/feedback.json"):
         """Resume from the file `save` wrote; False when there is none or it does not fit."""

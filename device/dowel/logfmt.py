@@ -5,12 +5,10 @@
     n = packer.pack(0, 1200, 4100, 4, 3, 2300, 310, 720, 1500, 600, 2000)
     f.write(packer.buf[packer.start:packer.start + n])
 
-    seg = decode(open("/logs/00000001.dwl", "rb").read())     # dowel.logread.decode
-    seg.reps, seg.sessions, seg.good_bytes, seg.error, seg.torn
-
 This module holds the format and the encoder, which the firmware loop needs (at every rep's
-end); the decoder is `dowel.logread`, which the board needs only at boot (the log's recovery)
-and then drops, so its bytecode does not stay in RAM. `decode` here loads it on first use.
+end); the decoder is `dowel.logread` (`logread.decode(data)`), which stands on this module and
+which the board needs only at boot (the log's recovery) and then drops, so its bytecode does
+not stay in RAM.
 
 A segment file is a sequence of *frames*:
 
@@ -32,7 +30,8 @@ Short rep payload, bits LSB first: lost_mask:3 first_lost:2 imu:1 wide:1 gap:13|
 then when a point was lost loss_at:14, then with the IMU [loss_pitch:11s] depth:11s lower:13
 pause:13; rise is implicit (duration - lower - pause, which is how the rep machine defines it;
 a rep where that does not hold takes the long form). Sizes with framing: 12 bytes for a clean
-IMU rep, 15 with a loss, 8/9 without an IMU (one more byte for gaps over 8.19 s).
+IMU rep, 15 with a loss, 8/9 without an IMU (one more byte for gaps over 8.19 s). The points
+are those of `dowel.points`: bit i of lost_mask is point i, first_lost is i + 1 (0: clean).
 
 Error detection: a torn write (power cut, Ctrl-C on FAT) leaves a frame whose length runs past
 the end of the file, or erased bytes; on littlefs, which commits whole writes, the same shapes
@@ -93,8 +92,6 @@ S_IMU = const(1)
 S_RTC = const(2)
 S_CONTINUED = const(4)
 
-POINTS = ("clean", "head", "midback", "sacrum")  # first_lost 0..3
-
 
 def _crc_table():
     t = array("H", [0] * 256)
@@ -106,14 +103,14 @@ def _crc_table():
     return t
 
 
-_CRC = _crc_table()
+CRC_TABLE = _crc_table()  # the decoder's repair uses it too (`dowel.logread`)
 
 
 def crc16(data, start=0, end=-1, crc=0xFFFF):
     """CRC-16/CCITT-FALSE of data[start:end] (end -1: to the end). Small ints only."""
     if end < 0:
         end = len(data)
-    t = _CRC
+    t = CRC_TABLE
     for i in range(start, end):
         crc = ((crc << 8) & 0xFF00) ^ t[((crc >> 8) ^ data[i]) & 0xFF]
     return crc
@@ -362,10 +359,3 @@ class RepPacker:
 def _check(value):
     if value is not None and not -_LONG_LIMIT <= value <= _LONG_LIMIT:
         raise ValueError("rep field out of range")
-
-
-def decode(data, reps=True, repair=False):
-    """`dowel.logread.decode`, loaded on first use (see above)."""
-    from dowel import logread
-
-    return logread.decode(data, reps, repair)

@@ -1,48 +1,36 @@
-"""The log store's host calls, made over the raw REPL while the firmware loop is stopped:
-called as `dowel.logstore.<name>` (see there), whose functions load this module on first use.
-Apart from the store because the firmware loop never needs them, and a loaded module's bytecode
-stays in RAM.
+"""The log store's host calls, made over the raw REPL while the firmware loop is stopped. Apart
+from the writer (`dowel.logstore`) because the firmware loop never needs them, and a loaded
+module's bytecode stays in RAM; both use `dowel.logfiles`.
 
-    link.call("dowel.logstore", "segments")     # -> [(name, size, sha256 hex, unfinished)]
+    link.call("dowel.loghost", "segments")     # -> [(name, size, sha256 hex, unfinished)]
+
+`status()` -> dict, `segments()` -> [(name, size, sha256 hex, unfinished offset or -1)],
+`read(name, offset, size)` -> base64, `delete([(name, sha256 hex)])` -> dict,
+`set_rtc(datetime_tuple)`, `reserve_sessions(first)`, `ack_dropped(count)`. Every call that
+reads, deletes or rewrites state first closes the loop's Log (`running.log`), so nothing writes
+while the host works.
 """
 
 import os
 
-from dowel import logfmt, logstore
-from dowel.logstore import (
-    MARGIN_BYTES,
-    _forget_unfinished,
-    _free_bytes,
-    _is_seg,
-    _load_state,
-    _mkdir,
-    _names,
-    _new_epoch,
-    _path,
-    _save_state,
-    _scan,
-    _size,
-    _unfinished,
-)
+from dowel import logfiles, logfmt, running
 
 
 def _root(root):
-    return root or logstore.ROOT  # read at call time: host tests point it elsewhere
+    return root or logfiles.ROOT  # read at call time: host tests point it elsewhere
 
 
 def _quiesce():
     """Close the running Log: the host is about to read, delete or rewrite state."""
-    if logstore._live is not None:
-        logstore._live.close()
+    if running.log is not None:
+        running.log.close()
 
 
 def _state(root):
-    st = _load_state(root)
+    st = logfiles.load_state(root)
     if st is None:
-        _mkdir(root)
-        session, segment, epoch = _scan(root, _names(root))
-        st = {"epoch": epoch if epoch is not None else _new_epoch(), "session": session + 1,
-              "segment": segment + 1, "rtc": None, "dropped": 0}
+        logfiles.mkdir(root)
+        st = logfiles.rebuilt_state(root)
     return st
 
 
@@ -66,16 +54,17 @@ def _sha256(path):
 def status(root=None):
     """The store at a glance (dict)."""
     root = _root(root)
-    st = _load_state(root) or {}
-    names = _names(root)
+    st = logfiles.load_state(root) or {}
+    names = logfiles.names(root)
     total = 0
     for n in names:
-        total += _size(_path(root, n))
+        total += logfiles.size(logfiles.path(root, n))
     try:
-        free = _free_bytes(root)
+        free = logfiles.free_bytes(root)
     except OSError:
         free = 0
-    live_full = logstore._live is not None and logstore._live.full
+    live = running.log
+    live_full = live is not None and live.full
     return {
         "format": logfmt.FORMAT_VERSION,
         "epoch": st.get("epoch"),
@@ -83,23 +72,24 @@ def status(root=None):
         "segments": len(names),
         "bytes": total,
         "free_bytes": free,
-        "margin_bytes": MARGIN_BYTES,
-        "full": live_full or free < MARGIN_BYTES,
+        "margin_bytes": logfiles.MARGIN_BYTES,
+        "full": live_full or free < logfiles.MARGIN_BYTES,
         "dropped": st.get("dropped", 0),
         "rtc_set": st.get("rtc"),
     }
 
 
 def segments(root=None):
-    """[(name, size, sha256 hex, unfinished)] of every segment, oldest first (`unfinished`:
-    where a failed write began, else -1)."""
+    """[(name, size, sha256 hex, unfinished)] of every segment, oldest first. `unfinished`:
+    the offset where a write into it failed (the store's own word that the bytes from there
+    are an interrupted record, not damage), else -1."""
     _quiesce()
     root = _root(root)
-    st = _load_state(root) or {}
+    st = logfiles.load_state(root) or {}
     out = []
-    for name in _names(root):
-        path = _path(root, name)
-        out.append((name, _size(path), _sha256(path), _unfinished(st, name)))
+    for name in logfiles.names(root):
+        path = logfiles.path(root, name)
+        out.append((name, logfiles.size(path), _sha256(path), logfiles.unfinished(st, name)))
     return out
 
 
@@ -107,9 +97,9 @@ def read(name, offset, size, root=None):
     """Bytes [offset, offset + size) of a segment, base64 (a third of `repr`'s wire bytes)."""
     import binascii
 
-    if not _is_seg(name):
+    if not logfiles.is_seg(name):
         raise ValueError("not a segment name: %r" % name)
-    with open(_path(_root(root), name), "rb") as f:
+    with open(logfiles.path(_root(root), name), "rb") as f:
         f.seek(offset)
         data = f.read(size)
     return binascii.b2a_base64(data)
@@ -123,8 +113,8 @@ def delete(items, root=None):
     root = _root(root)
     out = {"deleted": [], "missing": [], "changed": []}
     for name, sha in items:
-        path = _path(root, name)
-        if not _is_seg(name):
+        path = logfiles.path(root, name)
+        if not logfiles.is_seg(name):
             out["changed"].append(name)
             continue
         try:
@@ -137,11 +127,11 @@ def delete(items, root=None):
             continue
         os.remove(path)
         out["deleted"].append(name)
-    st = _load_state(root)
+    st = logfiles.load_state(root)
     if st is not None and st.get("unfinished"):
-        _forget_unfinished(st, out["deleted"] + out["missing"])
+        logfiles.forget_unfinished(st, out["deleted"] + out["missing"])
         try:
-            _save_state(root, st)
+            logfiles.save_state(root, st)
         except OSError:
             pass  # a stale mark names a file that is gone: nothing reads it
     return out
@@ -159,7 +149,7 @@ def set_rtc(datetime, root=None):
     now = rtc.datetime()
     st = _state(root)
     st["rtc"] = [now[0], now[1], now[2], now[4], now[5], now[6]]
-    _save_state(root, st)
+    logfiles.save_state(root, st)
     return now
 
 
@@ -171,7 +161,7 @@ def reserve_sessions(first, root=None):
     st = _state(root)
     if st["session"] < first:
         st["session"] = first
-        _save_state(root, st)
+        logfiles.save_state(root, st)
     return st["session"]
 
 
@@ -181,5 +171,5 @@ def ack_dropped(count, root=None):
     root = _root(root)
     st = _state(root)
     st["dropped"] = max(0, st.get("dropped", 0) - count)
-    _save_state(root, st)
+    logfiles.save_state(root, st)
     return st["dropped"]

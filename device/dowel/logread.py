@@ -20,12 +20,12 @@ CRC-16 has Hamming distance 4 at these lengths, so a single flipped bit has exac
 correction, and two flipped bits have none. A correction is taken only when it is the only one
 found, it parses, and a whole frame (or the end of the data) follows it; each is listed in
 `repaired` (three or more flipped bits in one frame could be miscorrected: callers treat a
-repaired segment as damaged, see `host_tools.logpull`).
+repaired segment as damaged, see `host_tools.logs.pull`).
 """
 
 from dowel.logfmt import (
-    _CRC,
     BATTERY_UNKNOWN,
+    CRC_TABLE,
     DDEG_BITS,
     DUR_BITS,
     GAP_BITS,
@@ -451,11 +451,11 @@ def _repair(out, data, pos, n, reps):
                 s += 1
             _candidate(out, buf, pos, n, reps, end - 2 if s >= 8 else end - 1, s & 7, found)
         for bit in range(8):
-            c = _CRC[1 << bit]
+            c = CRC_TABLE[1 << bit]
             for i in range(end - 3, pos + 1, -1):
                 if c == syn:
                     _candidate(out, buf, pos, n, reps, i, bit, found)
-                c = ((c << 8) & 0xFF00) ^ _CRC[(c >> 8) & 0xFF]
+                c = ((c << 8) & 0xFF00) ^ CRC_TABLE[(c >> 8) & 0xFF]
     return found[0] if len(found) == 1 else None
 
 

@@ -7,18 +7,11 @@
     log.full                                   # logging stopped: flash nearly full
     log.close()
 
-The host calls the module functions over the raw REPL (the firmware loop is stopped then):
-`status()`, `segments()` -> [(name, size, sha256 hex, unfinished offset or -1)],
-`read(name, offset, size)` -> base64,
-`delete([(name, sha256 hex)])`, `set_rtc(datetime_tuple)`, `reserve_sessions(n)`,
-`ack_dropped(n)`.
-
-Layout: `<root>/NNNNNNNN.dwl` segments (format: `dowel.logfmt`) of at most SEGMENT_BYTES, and
-`<root>/state0.json` and `state1.json`: two copies of the store's state (epoch, next session and
-segment numbers, when the host last set the RTC, reps dropped while full, segments whose last
-write failed), written alternately with a counter, so a power cut mid-write always leaves the
-previous one whole. Every session header also carries `boot`, a random number drawn at each
-boot, so a session is unique on its device even if its number ever went back.
+The host's calls (list, read and delete segments; the clock, session numbers, dropped reps)
+are in `dowel.loghost`, which the loop never loads. Both stand on `dowel.logfiles`: the segment
+files (here at most SEGMENT_BYTES each) and the store's state, kept in two alternating copies.
+Every session header also carries `boot`, a random number drawn at each boot, so a session is
+unique on its device even if its number ever went back.
 
 Power safety: a record is written whole with one `write` and flushed at once; on littlefs a
 power cut loses at most the record being written. A segment that does not end cleanly (a torn
@@ -44,11 +37,10 @@ Full flash: before writing into a new 4 KB block the free space is checked; unde
 Un-pulled records are never overwritten: only the host's `delete` frees space.
 """
 
-import json
 import os
 import sys
 
-from dowel import logfmt
+from dowel import logfiles, logfmt, running
 
 try:
     from micropython import const
@@ -58,152 +50,27 @@ except ImportError:  # CPython: the host runs these same files
         return x
 
 
-ROOT = "/logs"
 SEGMENT_BYTES = const(32768)
-MARGIN_BYTES = const(24576)  # left free for config writes and littlefs's copy-on-write
 _BLOCK = const(4096)  # littlefs block on the ESP32: free space only shrinks at these steps
-_STATES = ("state0.json", "state1.json")
-_SUFFIX = ".dwl"
 _DROP_SAVE_EVERY = const(16)
-
-_live = None  # the Log the firmware loop writes through, detached by every host call
-# The `boot` of the last session begun since this interpreter started (None: none yet). A soft
-# reset clears it, and the host's Ctrl-C does not: when the host finds here the boot of the
-# log's last session, no reset came between that session and now, so the board's ticks_ms
-# still counts from the same power-on (`dowel.clock.sync`, `host_tools.session_dates`).
-session_boot = None
 _BOOT_MASK = const(0x7FFFFFFF)
 _MP = sys.implementation.name == "micropython"
 
 
-def _path(root, name):
-    return root + "/" + name
-
-
-def _seg_name(number):
-    return "%08d%s" % (number, _SUFFIX)
-
-
-def _is_seg(name):
-    return len(name) == 12 and name.endswith(_SUFFIX) and name[:8].isdigit()
-
-
-def _names(root):
-    try:
-        names = [n for n in os.listdir(root) if _is_seg(n)]
-    except OSError:
-        return []
-    names.sort()
-    return names
-
-
-def _size(path):
-    return os.stat(path)[6]
-
-
-def _free_bytes(root):
-    st = os.statvfs(root)
-    return st[1] * st[4]
-
-
-def _new_epoch():
-    try:
-        b = os.urandom(4)  # type: ignore[attr-defined]
-        return b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)
-    except AttributeError:  # a port without os.urandom
-        import random
-
-        return random.getrandbits(32)
-
-
 def _new_boot():
     # Never 0 (version 1 sessions have none); under 2**31 so it stays a small int on the board.
-    return (_new_epoch() & _BOOT_MASK) or 1
-
-
-def _load_state(root):
-    """The newer whole copy of the two state files, or None."""
-    best = None
-    for name in _STATES:
-        try:
-            with open(_path(root, name)) as f:
-                st = json.load(f)
-        except (OSError, ValueError):
-            continue  # missing, or cut short by a power cut: the other copy holds
-        if not isinstance(st, dict) or not isinstance(st.get("n"), int):
-            continue
-        if not isinstance(st.get("epoch"), int):
-            continue
-        if best is None or st["n"] > best["n"]:
-            best = st
-    return best
-
-
-def _save_state(root, st):
-    """Write over the older of the two copies: a power cut mid-write leaves the other one whole.
-    No rename: FAT cannot rename over a file, and the virtual board's VfsPosix loses renames."""
-    st["n"] = st.get("n", 0) + 1
-    try:
-        with open(_path(root, _STATES[st["n"] & 1]), "w") as f:
-            json.dump(st, f)
-    except OSError:
-        st["n"] -= 1  # that copy may be torn: the next save retries it, never the good one
-        raise
-
-
-def _unfinished(st, name):
-    """Offset where the failed write into segment `name` began, or -1."""
-    for mark in st.get("unfinished") or ():
-        if mark[0] == name:
-            return mark[1]
-    return -1
-
-
-def _forget_unfinished(st, names):
-    marks = st.get("unfinished")
-    if marks:
-        st["unfinished"] = [m for m in marks if m[0] not in names]
-
-
-def _read_all(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def _scan(root, names):
-    """Session and segment numbers and epoch seen in `names` (state lost: rebuild from data)."""
-    from dowel import logread
-
-    session = 0
-    segment = 0
-    epoch = None
-    for name in names:
-        d = logread.decode(_read_all(_path(root, name)), False)
-        segment = max(segment, int(name[:8]))
-        for s in d.sessions:
-            session = max(session, s.number)
-        if d.segment is not None:
-            epoch = d.segment.epoch
-    return session, segment, epoch
-
-
-def _mkdir(root):
-    try:
-        os.mkdir(root)
-    except OSError:
-        pass
+    return (logfiles.random32() & _BOOT_MASK) or 1
 
 
 class Log:
-    def __init__(self, root=None, segment_bytes=SEGMENT_BYTES, margin_bytes=MARGIN_BYTES,
-                 free_fn=None, boot=None):
-        global _live
-        self.root = root or ROOT
+    def __init__(self, root=None, segment_bytes=SEGMENT_BYTES,
+                 margin_bytes=logfiles.MARGIN_BYTES, free_fn=None, boot=None):
+        self.root = root or logfiles.ROOT
         self.boot = boot or _new_boot()  # in every session header of this boot
         self.fault = False  # the last state save failed: no new number is used until one works
         self.segment_bytes = segment_bytes
         self.margin_bytes = margin_bytes
-        self._free = free_fn or _free_bytes
+        self._free = free_fn or logfiles.free_bytes
         self.full = False
         self.dropped = 0  # reps not written in this boot
         self.torn_bytes = 0  # dropped from the last segment's tail at boot
@@ -214,10 +81,10 @@ class Log:
         self._battery = None  # and its battery level (restated in a continuation header)
         self._packer = logfmt.RepPacker()
         self._dirty = False
-        _mkdir(self.root)
+        logfiles.mkdir(self.root)
         self._recover()
         self._check_space()
-        _live = self
+        running.log = self  # the Log that writes: every host call on the store closes it first
 
     # ---- boot ----
 
@@ -227,14 +94,13 @@ class Log:
         from dowel import logread
 
         root = self.root
-        names = _names(root)
+        names = logfiles.names(root)
         last_session = 0
         last_seg = 0
-        epoch = None
         while names:
             name = names[-1]
-            path = _path(root, name)
-            data = _read_all(path)
+            path = logfiles.path(root, name)
+            data = logfiles.read_all(path)
             d = logread.decode(data, False)
             if d.good_bytes == 0 and (d.torn or not data) and len(data) <= logfmt.MAX_FRAME:
                 # Died while creating it: at most a torn segment header, no record.
@@ -242,8 +108,6 @@ class Log:
                 names.pop()
                 continue
             last_seg = int(name[:8])
-            if d.segment is not None:
-                epoch = d.segment.epoch
             if d.last_session is not None:
                 last_session = d.last_session.number
             same_format = d.segment is not None and d.segment.version == logfmt.FORMAT_VERSION
@@ -255,11 +119,9 @@ class Log:
                 # that changed the format: a segment holds records of its header's version).
                 self.torn_bytes = d.tail_bytes
             break
-        st = _load_state(root)
+        st = logfiles.load_state(root)
         if st is None:
-            last_session, last_seg, epoch = _scan(root, names)
-            st = {"epoch": epoch if epoch is not None else _new_epoch(), "session": 1,
-                  "segment": 1, "rtc": None, "dropped": 0}
+            st = logfiles.rebuilt_state(root)
             self._dirty = True
         for key, floor in (("session", last_session + 1), ("segment", last_seg + 1)):
             if not isinstance(st.get(key), int) or st[key] < floor:
@@ -267,11 +129,13 @@ class Log:
                 self._dirty = True
         st.setdefault("rtc", None)
         st.setdefault("dropped", 0)
-        if self._seg is not None and _unfinished(st, _seg_name(self._seg)) >= 0:
-            # That write failed before it wrote anything: the segment ends whole and is
-            # appended to again, so the mark would point into good records.
-            _forget_unfinished(st, (_seg_name(self._seg),))
-            self._dirty = True
+        if self._seg is not None:
+            name = logfiles.seg_name(self._seg)
+            if logfiles.unfinished(st, name) >= 0:
+                # That write failed before it wrote anything: the segment ends whole and is
+                # appended to again, so the mark would point into good records.
+                logfiles.forget_unfinished(st, (name,))
+                self._dirty = True
         self._st = st
         if self._dirty:
             self._save()
@@ -281,7 +145,7 @@ class Log:
         saving a new session or segment number then do not use it: after a reboot the state on
         flash would hand it out again."""
         try:
-            _save_state(self.root, self._st)
+            logfiles.save_state(self.root, self._st)
         except OSError:
             self._dirty = True
             self.fault = True
@@ -312,7 +176,7 @@ class Log:
             if not self._check_space():
                 return False
         if self._f is None:
-            self._f = self._open(_seg_name(self._seg), "ab")
+            self._f = self._open(logfiles.seg_name(self._seg), "ab")
         return self._f is not None
 
     def _new_segment(self):
@@ -321,7 +185,7 @@ class Log:
         if not self._save():  # before the file exists: a name is never used twice
             self.full = True
             return False
-        self._f = self._open(_seg_name(number), "wb")
+        self._f = self._open(logfiles.seg_name(number), "wb")
         if self._f is None:
             return False
         self._seg = number
@@ -337,7 +201,7 @@ class Log:
 
     def _open(self, name, mode):
         try:
-            return open(_path(self.root, name), mode)
+            return open(logfiles.path(self.root, name), mode)
         except OSError:  # no space for a new file, or no file system: stop logging
             self._seg = None
             self.full = True
@@ -370,7 +234,7 @@ class Log:
         if seg is None:
             return
         marks = self._st.get("unfinished") or []
-        marks.append([_seg_name(seg), offset])
+        marks.append([logfiles.seg_name(seg), offset])
         self._st["unfinished"] = marks
         self._save()  # may fail too (a full flash): then the host treats the tail as damage
 
@@ -391,13 +255,12 @@ class Log:
         datetime tuple; kept only when the host has set the clock since it last lost power.
         `battery_pct`: the cell's charge, 0..100 (a reading past either end is clamped), or
         None when unknown; anything else is logged as unknown rather than stopping the loop."""
-        global session_boot
         if battery_pct is not None:
             if isinstance(battery_pct, (int, float)):
                 battery_pct = min(100, max(0, int(battery_pct)))
             else:
                 battery_pct = None
-        session_boot = self.boot
+        running.session_boot = self.boot
         number = self._st["session"]
         self._st["session"] = number + 1
         self._session = None
@@ -465,71 +328,10 @@ class Log:
         return rtc
 
     def close(self):
-        global _live
         self._close_file()
         self._seg = None
         self._session = None
         if self._dirty:
             self._save()
-        if _live is self:
-            _live = None
-
-
-# ---- host calls (over the raw REPL; results are plain values for `repr`) ----
-# Their bodies are in `dowel.loghost`, loaded only when the host calls one: the firmware loop
-# never needs them, and a loaded module's bytecode stays in RAM.
-
-
-def status(root=None):
-    """The store at a glance (dict)."""
-    from dowel import loghost
-
-    return loghost.status(root)
-
-
-def segments(root=None):
-    """[(name, size, sha256 hex, unfinished)] of every segment, oldest first. `unfinished`:
-    the offset where a write into it failed (the store's own word that the bytes from there
-    are an interrupted record, not damage), else -1."""
-    from dowel import loghost
-
-    return loghost.segments(root)
-
-
-def read(name, offset, size, root=None):
-    """Bytes [offset, offset + size) of a segment, base64 (a third of `repr`'s wire bytes)."""
-    from dowel import loghost
-
-    return loghost.read(name, offset, size, root)
-
-
-def delete(items, root=None):
-    """Delete each (name, sha256 hex) whose file still has exactly that hash. Returns
-    {"deleted": [...], "missing": [...], "changed": [...]}: missing ones were already gone
-    (a pull interrupted after deleting), changed ones are kept."""
-    from dowel import loghost
-
-    return loghost.delete(items, root)
-
-
-def set_rtc(datetime, root=None):
-    """Set the RTC (UTC, machine.RTC().datetime() order) and remember it was set, so sessions
-    carry dates until the clock next loses power. Returns the RTC's reading."""
-    from dowel import loghost
-
-    return loghost.set_rtc(datetime, root)
-
-
-def reserve_sessions(first, root=None):
-    """Number the next session at least `first` (the host knows higher numbers for this device,
-    e.g. after the store was wiped by a reflash). Returns the next session number."""
-    from dowel import loghost
-
-    return loghost.reserve_sessions(first, root)
-
-
-def ack_dropped(count, root=None):
-    """The host has reported `count` dropped reps: take them off the counter."""
-    from dowel import loghost
-
-    return loghost.ack_dropped(count, root)
+        if running.log is self:
+            running.log = None

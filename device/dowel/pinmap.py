@@ -9,8 +9,7 @@ input-only, which suits a divider. GPIO36/39 are avoided: the ESP32 errata (3.11
 glitches on them when the ADC or Wi-Fi powers up.
 """
 
-# Sensor order everywhere (readings, masks, logs): head, mid-back, sacrum.
-SENSORS = ("head", "midback", "sacrum")
+# One FSR per point, in the points' order (`dowel.points.NAMES`: head, mid-back, sacrum).
 SENSOR_PINS = (34, 35, 32)  # ADC1_CH6, ADC1_CH7, ADC1_CH4
 LED_PIN = 2  # the DevKitC / WROOM-32 DevKit on-board LED; the external LED is wired in parallel
 BUZZER_PIN = 25  # PWM into the NPN driver of a passive piezo buzzer

@@ -30,6 +30,8 @@ mid-hinge, so every loss there is a fault. The dowel goes back to IDLE without a
 
 from array import array
 
+from dowel.points import first_lost
+
 try:
     from micropython import const
 except ImportError:  # CPython: the host runs these same files
@@ -50,6 +52,8 @@ EV_FAULT = const(4)
 EV_REP_END = const(8)
 EV_RELEASE = const(16)
 
+# Every point's bit (`dowel.points`: bit i is point i). A const here rather than a name taken
+# from there: the idle tick compares against it, and an imported name is a global lookup.
 ALL_POINTS = const(7)
 NO_DDEG = const(-32768)  # "no IMU figure": rep fields hold ints only
 
@@ -61,17 +65,6 @@ _TRACE_STEP_MS = const(20)
 
 def popcount3(mask):
     return (mask & 1) + ((mask >> 1) & 1) + ((mask >> 2) & 1)
-
-
-def first_point(mask):
-    """Point number 1..3 (head, mid-back, sacrum) of the lowest bit set; 0 for none."""
-    if mask & 1:
-        return 1
-    if mask & 2:
-        return 2
-    if mask & 4:
-        return 3
-    return 0
 
 
 class RepMachine:
@@ -206,7 +199,7 @@ class RepMachine:
     def _fault(self, newly, pitch_ddeg):
         self.new_faults = newly
         if not self.lost_mask:
-            self.first_lost = first_point(newly)
+            self.first_lost = first_lost(newly)
             self.loss_at_ms = self.clock_ms - self.start_ms
             if self.has_imu:
                 self.loss_pitch_ddeg = pitch_ddeg

@@ -8,38 +8,20 @@
     link.call("dowel.selftest", "cue", "SACRUM_CUE", 700)   # plays it, 700 ms silence; its ms
     link.call("dowel.selftest", "battery")       # (present, cell_mv, percent)
 
-The host judges; the board only measures. Readings are raw `read_u16` counts in the sensor
-order of `dowel.pinmap.SENSORS`, the same numbers the firmware loop debounces. The board is the
-loop's own `hal.Board` when the loop ran before the host stopped it (one owner per pin), else
-one made here.
+The host judges; the board only measures. Readings are raw `read_u16` counts in the order of
+`dowel.points`, the same numbers the firmware loop debounces. The board is the loop's own
+`hal.Board` when the loop ran before the host stopped it (one owner per pin), else one made
+here (`dowel.running.board`).
 """
 
-import sys
 import time
 from array import array
 
 from dowel import battery as _battery
-from dowel import cues, hal
+from dowel import cues
 from dowel.imu import COUNTS_PER_G
 from dowel.pitch import atan2_ddeg
-
-_board = None
-
-
-def board():
-    global _board
-    if _board is None:
-        app = sys.modules.get("dowel.app")
-        running = getattr(app, "current", None) if app else None
-        _board = running.board if running is not None else hal.Board()
-    return _board
-
-
-def read():
-    """The three FSR readings now, as a tuple of counts."""
-    buf = array("H", (0, 0, 0))
-    board().read(buf)
-    return tuple(buf)
+from dowel.running import board
 
 
 def window(ms, every_ms=5):

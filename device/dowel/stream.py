@@ -4,7 +4,7 @@
     dowel.stream.run(500, 10)      # 0.5 s of samples every 10 ms (100 Hz), t from 0
     dowel.stream.run(500, 10, 1)   # the next 0.5 s: t goes on from the previous call
 
-Output, one line each (host_tools.livestream parses it):
+Output, one line each (host_tools.board.livestream parses it):
 
     S <period_ms> <has_imu 0/1>
     <t_ms> <head> <midback> <sacrum> <pitch_ddeg>      one per sample; pitch 0 without IMU
@@ -21,37 +21,22 @@ Board when there is one, so the ADC, buzzer and watchdog stay as the firmware se
 feeds the watchdog every sample.
 """
 
-import sys
 import time
 from array import array
 
-_board = None
+from dowel import running
+
 _start = 0  # ticks_ms at t = 0 of the current schedule
 _due = 0  # t_ms of the next slot
 _pitch = None  # the IMU pitch filter, kept across resumed calls
 _started = False
 
 
-def board():
-    """The loop's Board if the firmware made one this boot, else one made here, once."""
-    global _board
-    if _board is None:
-        app = sys.modules.get("dowel.app")
-        running = getattr(app, "current", None) if app else None
-        if running is not None:
-            _board = running.board
-        else:
-            from dowel import hal
-
-            _board = hal.Board()
-    return _board
-
-
 def run(duration_ms=1000, period_ms=10, resume=0):
     global _start, _due, _pitch, _started
     if period_ms < 1:
         period_ms = 1
-    b = board()
+    b = running.board()
     b.tone(0)
     imu = b.imu
     if not resume or not _started:

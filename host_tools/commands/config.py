@@ -27,7 +27,7 @@ HELP = "show or change the dowel's configuration (thresholds, timings, feedback)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from host_tools.ports import add_port_argument
+    from host_tools.board.ports import add_port_argument
 
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
     sub.required = True
@@ -92,8 +92,8 @@ def show(link, as_json: bool = False, console=None) -> dict:
     from rich.table import Table
 
     # With --json, stdout holds the JSON alone; notes and prompts go to stderr.
-    from host_tools import board_config
-    from host_tools.commands.calibrate import check_drift, drift_prompt
+    from host_tools.board import config as board_config
+    from host_tools.calibrate.drift import check_drift, drift_prompt
 
     console = console or Console(stderr=as_json)
     cfg, reason = board_config.read(link)
@@ -131,8 +131,8 @@ def set_fields(
 ) -> tuple[dict, dict]:
     """Apply the assignments to the board's config (or, `from_defaults`, to the defaults) and
     write it; returns (old, new). A config the board rejected is refused, not built upon."""
-    from host_tools import board_config
-    from host_tools.commands.calibrate import write
+    from host_tools.board import config as board_config
+    from host_tools.calibrate.session import write
 
     old, reason = board_config.read(link)
     if reason and not from_defaults:
@@ -148,13 +148,13 @@ def set_fields(
 
 
 def run(args: argparse.Namespace) -> int:
-    from host_tools.link import Link
-    from host_tools.ports import resolve_port
+    from host_tools.board import api
+    from host_tools.board.ports import resolve_port
 
     pairs = parse_assignments(args.assignments) if args.action == "set" else []
     precheck(pairs)
     port = resolve_port(args.port)
-    with Link.open(port) as link:
+    with api.connect(port) as link:
         if args.action == "show":
             show(link, args.json)
             return 0

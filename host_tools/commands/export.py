@@ -36,9 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
 
-    from host_tools import db
     from host_tools.errors import UsageError
-    from host_tools.fhir import session_bundle
+    from host_tools.report.fhir import session_bundle
+    from host_tools.store import db
 
     conn = db.connect()
     try:

@@ -1,7 +1,7 @@
 """`dowel flash [--port] [--firmware FILE.bin] [--erase]`: put the dowel firmware on a board.
 
-Always: compile `device/`, upload what changed, verify, check the version (host_tools.deploy).
-With --firmware: first install MicroPython itself with esptool (host_tools.esp).
+Always: compile `device/`, upload what changed, verify, check the version (host_tools.firmware.deploy).
+With --firmware: first install MicroPython itself with esptool (host_tools.firmware.esptool_flash).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from host_tools.board.ports import add_port_argument, resolve_port
 from host_tools.errors import DeviceError, UsageError
-from host_tools.ports import add_port_argument, resolve_port
 
 HELP = "install the dowel firmware on a board (with --firmware, MicroPython first)"
 
@@ -43,13 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def open_link(port: str, wait_s: float = 0.0, sleep=time.sleep, clock=time.monotonic):
-    """Link.open, retried for `wait_s` while the board reboots."""
-    from host_tools.link import Link
+    """api.connect, retried for `wait_s` while the board reboots."""
+    from host_tools.board import api
 
     deadline = clock() + wait_s
     while True:
         try:
-            return Link.open(port)
+            return api.connect(port)
         except DeviceError:
             if clock() >= deadline:
                 raise
@@ -77,8 +77,8 @@ def confirm_erase(yes: bool) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from host_tools import esp
-    from host_tools.deploy import deploy
+    from host_tools.firmware import esptool_flash
+    from host_tools.firmware.deploy import deploy
 
     console = Console()
     if args.erase and not args.firmware:
@@ -86,19 +86,19 @@ def run(args: argparse.Namespace) -> int:
             "--erase also wipes MicroPython, so it needs --firmware FILE.bin to put it back"
         )
     if args.firmware:
-        esp.check_image(args.firmware)  # refuse a wrong file before touching the board
+        esptool_flash.check_image(args.firmware)  # refuse a wrong file before touching the board
     port = resolve_port(args.port)
     wait_s = 0.0
     if args.firmware:
         if args.erase:
             confirm_erase(args.yes)
-        info = esp.flash_micropython(
+        info = esptool_flash.flash_micropython(
             port, args.firmware, erase=args.erase, baud=args.baud, say=console.print
         )
         console.print(f"MicroPython {info.version} written and verified; waiting for it to boot")
         wait_s = BOOT_WAIT_S
     console.print(f"Installing the dowel firmware on {port}")
-    from host_tools import board_config
+    from host_tools.board import config as board_config
 
     with open_link(port, wait_s) as link:
         result = deploy(link, say=console.print)

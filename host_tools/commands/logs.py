@@ -16,7 +16,7 @@ HELP = "pull rep logs off the dowel (pull) or write a patient's reps as CSV/JSON
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from host_tools.ports import add_port_argument
+    from host_tools.board.ports import add_port_argument
 
     sub = parser.add_subparsers(dest="logs_command", metavar="ACTION")
     sub.required = True
@@ -56,21 +56,21 @@ def _pull(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-    from host_tools import db
-    from host_tools.link import Link
-    from host_tools.logpull import pull
-    from host_tools.ports import resolve_port
+    from host_tools.board import api
+    from host_tools.board.ports import resolve_port
+    from host_tools.logs.pull import pull
+    from host_tools.store import db
 
     port = resolve_port(args.port)
     console = Console(stderr=True)
     conn = db.connect()
     try:
-        with Link.open(port, fresh=True) as link, Progress(
+        with api.connect(port, fresh=True) as link, Progress(
             TextColumn("pulling logs"), BarColumn(), DownloadColumn(), console=console,
             transient=True,
         ) as bar:
             task = bar.add_task("pull", total=None)
-            from host_tools import board_config
+            from host_tools.board import config as board_config
 
             board_config.warn_if_rejected(
                 link, lambda text: console.print(text, highlight=False, markup=False)
@@ -105,12 +105,13 @@ def _pull(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from host_tools import db, logdb
+    from host_tools.store import db
+    from host_tools.store import reps as repstore
 
     conn = db.connect()
     try:
-        rows = logdb.rep_rows(conn, args.patient)
-        if not rows and not logdb.patient_known(conn, args.patient):
+        rows = repstore.rep_rows(conn, args.patient)
+        if not rows and not repstore.patient_known(conn, args.patient):
             raise UsageError(
                 f"no reps for patient {args.patient!r}: check the id with `dowel patients`, "
                 "or pull the dowel's logs first with `dowel logs pull`"
@@ -119,8 +120,8 @@ def _export(args: argparse.Namespace) -> int:
         conn.close()
     if args.out:
         with open(args.out, "w", newline="", encoding="utf-8") as out:
-            logdb.write_rows(rows, args.format, out)
+            repstore.write_rows(rows, args.format, out)
         print(f"{len(rows)} reps written to {args.out}", file=sys.stderr)
     else:
-        logdb.write_rows(rows, args.format, sys.stdout)
+        repstore.write_rows(rows, args.format, sys.stdout)
     return 0

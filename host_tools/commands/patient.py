@@ -24,8 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from host_tools import db
-    from host_tools.report.patients import (
+    from host_tools.store import db
+    from host_tools.store.patients import (
         check_patient_id,
         get_patient,
         parse_prescription,

@@ -18,8 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from host_tools import db
-    from host_tools.report.patients import list_patients
+    from host_tools.store import db
+    from host_tools.store.patients import list_patients
 
     conn = db.connect()
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from host_tools import ports
+from host_tools.board import ports
 
 HELP = "list the serial ports a dowel may be on (USB bridges of ESP32 boards, the virtual board)"
 

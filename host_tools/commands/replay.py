@@ -41,7 +41,7 @@ def format_event(e: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from host_tools.trace import read_trace, replay
+    from host_tools.sim.replay import read_trace, replay
 
     cfg = load_config(args.config)
     samples, has_pitch = read_trace(args.trace)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from host_tools.ports import add_port_argument, resolve_port
+from host_tools.board.ports import add_port_argument, resolve_port
 
 HELP = "guided check of the sensors, buzzer, LED and IMU of a built dowel"
 
@@ -51,8 +51,8 @@ def render(checks, console) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from host_tools import selftest
-    from host_tools.link import Link
+    from host_tools.board import api
+    from host_tools.selftest import session as selftest
 
     console = Console()
     yes = args.yes
@@ -60,9 +60,9 @@ def run(args: argparse.Namespace) -> int:
         console.print("(no terminal to answer questions on: buzzer and LED are not asked)")
         yes = True
     port = resolve_port(args.port)
-    from host_tools import board_config
+    from host_tools.board import config as board_config
 
-    with Link.open(port, fresh=True) as link:
+    with api.connect(port, fresh=True) as link:
         board_config.warn_if_rejected(
             link, lambda text: console.print(text, highlight=False, markup=False)
         )

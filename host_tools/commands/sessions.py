@@ -18,11 +18,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from host_tools import db, logdb
+    from host_tools.store import db
+    from host_tools.store import reps as repstore
 
     conn = db.connect()
     try:
-        rows = logdb.session_rows(conn, args.patient)
+        rows = repstore.session_rows(conn, args.patient)
     finally:
         conn.close()
     if args.json:

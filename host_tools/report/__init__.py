@@ -31,9 +31,9 @@ def write_report(
     conn=None,
 ) -> Path:
     """Build the report for `patient` and write it to `out` (HTML, or PDF by suffix)."""
-    from host_tools import db
     from host_tools.report.data import load_report_data
     from host_tools.report.render import render_html, write_pdf
+    from host_tools.store import db
 
     if out is not None and out.suffix.lower() not in SUFFIXES:
         raise UsageError(f"cannot write a report to {out}: name the file .html or .pdf")

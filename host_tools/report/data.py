@@ -18,11 +18,15 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone, tzinfo
 
-from host_tools.report.patients import PatientInfo, require_patient
+from dowel import points
 
-POINTS = ("head", "midback", "sacrum")  # always in this order, as on the dowel
-# lost_mask bits, as the firmware writes them: bit 0 head, 1 midback, 2 sacrum.
-POINT_BITS = {"head": 1, "midback": 2, "sacrum": 4}
+from host_tools.store.patients import PatientInfo, require_patient
+
+# The three points in the dowel's order (dowel.points), and each one's bit in a lost mask.
+POINTS = points.NAMES
+POINT_BITS = {name: 1 << i for i, name in enumerate(points.NAMES)}
+# How the report names each point for the PT.
+POINT_LABELS = dict(zip(points.NAMES, points.LABELS, strict=True))
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ class SessionStats:
     has_imu: bool
     firmware: str
     # The dowel's clock had lost the date: `started` is the host's estimate, between `earliest`
-    # and `latest` (`host_tools.session_dates`).
+    # and `latest` (`host_tools.logs.dates`).
     estimated: bool = False
     earliest: datetime | None = None
     latest: datetime | None = None
@@ -278,7 +282,7 @@ def load_sessions(
 def _levels(config_json: str, levels_json: str) -> dict[str, dict[str, float]]:
     """Levels per sensor from a calibration row: {"contact", "zero", "on", "off"}, each present
     when recorded. `levels_json` is what `dowel calibrate` measured
-    (`host_tools.calibration.Proposal.levels_json`: per sensor, "zero" and "contact" stats with a
+    (`host_tools.calibrate.rule.Proposal.levels_json`: per sensor, "zero" and "contact" stats with a
     median "level", and "on"/"off"); the config written to the dowel fills in what is missing."""
     try:
         config = json.loads(config_json) or {}

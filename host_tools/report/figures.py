@@ -26,7 +26,12 @@ from matplotlib.dates import AutoDateLocator, DateFormatter  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator, PercentFormatter  # noqa: E402
 
-from host_tools.report.data import POINTS, ReportData, SessionStats  # noqa: E402
+from host_tools.report.data import (  # noqa: E402
+    POINT_LABELS,
+    POINTS,
+    ReportData,
+    SessionStats,
+)
 
 COLOURS = {
     "clean": "#009E73",
@@ -42,12 +47,7 @@ COLOURS = {
     "pause": "#CC79A7",
     "rise": "#56B4E9",
 }
-LABELS = {
-    "clean": "clean",
-    "head": "head lost",
-    "midback": "mid-back lost",
-    "sacrum": "sacrum lost",
-}
+LABELS = {"clean": "clean", **{p: f"{label} lost" for p, label in POINT_LABELS.items()}}
 # Typed loosely: matplotlib's stubs want literal rc keys, which a shared dict cannot give.
 STYLE: Any = {
     "font.size": 9,

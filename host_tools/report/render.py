@@ -14,10 +14,9 @@ import html
 from datetime import datetime
 from pathlib import Path
 
-from host_tools.report.data import POINTS, ReportData
+from host_tools.report.data import POINT_LABELS, POINTS, ReportData
 from host_tools.report.figures import COLOURS, LABELS, STYLE, build_figures, figure_svg
 from host_tools.report.summary import (
-    POINT_NAMES,
     day_text,
     estimated_note,
     session_start_text,
@@ -83,7 +82,7 @@ def _sessions_table(data: ReportData) -> str:
             "Session start",
             "Reps",
             "Clean",
-            *(POINT_NAMES[p] + " lost" for p in POINTS),
+            *(POINT_LABELS[p] + " lost" for p in POINTS),
             "Median depth",
             "Pitch at loss",
             "IMU",
@@ -118,7 +117,7 @@ def _calibration_table(data: ReportData) -> str:
     out = []
     if data.calibrations:
         head = "<th>Calibrated</th><th>Dowel</th>" + "".join(
-            f"<th>{POINT_NAMES[p]} contact / zero</th>" for p in POINTS
+            f"<th>{POINT_LABELS[p]} contact / zero</th>" for p in POINTS
         )
         rows = []
         for c in data.calibrations:
@@ -142,7 +141,7 @@ def _calibration_table(data: ReportData) -> str:
             cells: list[object] = [
                 f"{day_text(t.date())} {t.year} {t:%H:%M}",
                 d.device_id,
-                POINT_NAMES.get(d.sensor, d.sensor),
+                POINT_LABELS.get(d.sensor, d.sensor),
                 d.calibrated,
                 d.current,
                 change,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import date, timedelta, tzinfo
 
 from host_tools.report.data import (
+    POINT_LABELS,
     POINTS,
     ReportData,
     SessionStats,
@@ -34,7 +35,6 @@ TIME_CHANGE_S = 0.2
 TIME_CHANGE_REL = 0.15
 NOTABLE_SHARE = 0.05  # a point lost on fewer reps than this is not worth a sentence
 
-POINT_NAMES = {"head": "head", "midback": "mid-back", "sacrum": "sacrum"}
 
 
 def day_text(day: date) -> str:
@@ -178,7 +178,7 @@ def _point_lines(data: ReportData) -> list[str]:
             if max(early, late) >= NOTABLE_SHARE and abs(late - early) >= SHARE_CHANGE:
                 word = "rose" if late > early else "fell"
                 changes.append(
-                    f"{POINT_NAMES[point]} losses {word} from {pct(early)} to {pct(late)} of reps"
+                    f"{POINT_LABELS[point]} losses {word} from {pct(early)} to {pct(late)} of reps"
                 )
     if changes:
         text = "; ".join(changes)
@@ -190,9 +190,9 @@ def _point_lines(data: ReportData) -> list[str]:
     share = lost[worst] / reps
     if share < NOTABLE_SHARE:
         return [
-            f"Points seldom left the dowel (at most {pct(share)} of reps, {POINT_NAMES[worst]})."
+            f"Points seldom left the dowel (at most {pct(share)} of reps, {POINT_LABELS[worst]})."
         ]
-    line = f"The point lost most often was the {POINT_NAMES[worst]} ({pct(share)} of reps)"
+    line = f"The point lost most often was the {POINT_LABELS[worst]} ({pct(share)} of reps)"
     return [line + (", about the same early and late." if h else ".")]
 
 
@@ -297,7 +297,7 @@ def _calibration_line(data: ReportData) -> str:
 
     def listing(prompts) -> str:
         return ", ".join(
-            f"{POINT_NAMES.get(d.sensor, d.sensor)} {day_text(data.local_day(d.seen))}"
+            f"{POINT_LABELS.get(d.sensor, d.sensor)} {day_text(data.local_day(d.seen))}"
             for d in prompts[-4:]
         )
 

@@ -11,6 +11,6 @@ The format is documented in `host_tools.sim.scenario` and host_tools/scenarios/R
 """
 
 from host_tools.sim.render import Timeline, render
-from host_tools.sim.scenario import SENSORS, builds, list_scenarios, load_scenario
+from host_tools.sim.scenario import builds, list_scenarios, load_scenario
 
-__all__ = ["SENSORS", "Timeline", "builds", "list_scenarios", "load_scenario", "render"]
+__all__ = ["Timeline", "builds", "list_scenarios", "load_scenario", "render"]

@@ -34,7 +34,9 @@ from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from host_tools.sim.scenario import I2C_FAULTS, SENSORS, resolve_build, validate
+from dowel.points import NAMES
+
+from host_tools.sim.scenario import I2C_FAULTS, resolve_build, validate
 
 LOSS_RAMP_MS = 40  # a point leaves the dowel over this long; truth = the middle of the ramp
 REGAIN_RAMP_MS = 60
@@ -245,7 +247,7 @@ class _Renderer:
         n = self._n(lower + pause + rise + rest)
         t0 = self.t
         lost = s["lose"]
-        k = SENSORS.index(lost) if lost else -1
+        k = NAMES.index(lost) if lost else -1
         loss_ms = regain_ms = None
         if lost:
             u = (s["lose_at_deg"] - stand) / (depth - stand)
@@ -298,7 +300,7 @@ class _Renderer:
 
     def wobble(self, s):
         self.need_held(s)
-        k = SENSORS.index(s["sensor"])
+        k = NAMES.index(s["sensor"])
         lead = self._n(200)
         self.hold({"do": "hold", "ms": lead * self.dt})
         for _ in range(int(s["dips"])):
@@ -324,7 +326,7 @@ class _Renderer:
 
     def chatter(self, s):
         self.need_held(s)
-        k = SENSORS.index(s["sensor"])
+        k = NAMES.index(s["sensor"])
         n = self._n(s["ms"])
         start = self.t
         period = max(1, self._n(s["period_ms"]))
@@ -341,7 +343,7 @@ class _Renderer:
     def press(self, s):
         # Self-test: the dowel in the hands, one sensor pressed by a thumb.
         self.held = False
-        k = SENSORS.index(s["sensor"])
+        k = NAMES.index(s["sensor"])
         p = self.cur_pitch
         n = self._n(s["ms"])
         start = self.t
@@ -418,7 +420,7 @@ class _Renderer:
             sensors = list(s["sensors"])
             self.fault_state = {
                 **self.fault_state,
-                "swap": tuple(SENSORS.index(x) for x in sensors),
+                "swap": tuple(NAMES.index(x) for x in sensors),
             }
         else:
             sensors = [s["sensor"]]
@@ -464,7 +466,7 @@ class _Renderer:
                     if swap:
                         a, b = swap
                         vals[a], vals[b] = vals[b], vals[a]
-                    for k, s in enumerate(SENSORS):
+                    for k, s in enumerate(NAMES):
                         if fs.get(s) == "disconnected":
                             vals[k] = int(abs(rng.gauss(0.0, 15.0)))
                         elif fs.get(s) == "shorted":

@@ -59,9 +59,9 @@ import json
 import re
 from pathlib import Path
 
-from host_tools.errors import UsageError
+from dowel.points import NAMES
 
-SENSORS = ("head", "midback", "sacrum")
+from host_tools.errors import UsageError
 
 STEP_FIELDS: dict[str, dict[str, object]] = {
     "released": {"ms": 1000},
@@ -111,8 +111,8 @@ def builds() -> dict[str, dict]:
 def _per_sensor(value, what: str, where: str) -> list[float]:
     if isinstance(value, (int, float)):
         return [float(value)] * 3
-    if isinstance(value, dict) and set(value) == set(SENSORS):
-        return [float(value[s]) for s in SENSORS]
+    if isinstance(value, dict) and set(value) == set(NAMES):
+        return [float(value[s]) for s in NAMES]
     if isinstance(value, list) and len(value) == 3:
         return [float(v) for v in value]
     raise UsageError(f"{where}: {what} must be a number or {{head, midback, sacrum}}")
@@ -140,7 +140,7 @@ def resolve_build(build, where: str = "scenario") -> dict:
         raise UsageError(f"{where}: unknown build fields {sorted(unknown)}")
     contact = _per_sensor(fields["contact_counts"], "contact_counts", where)
     zero = _per_sensor(fields["zero_counts"], "zero_counts", where)
-    for s, c, z in zip(SENSORS, contact, zero, strict=True):
+    for s, c, z in zip(NAMES, contact, zero, strict=True):
         if not 0 <= z < c <= 65535:
             raise UsageError(f"{where}: {s} needs 0 <= zero_counts < contact_counts <= 65535")
     return {
@@ -153,8 +153,8 @@ def resolve_build(build, where: str = "scenario") -> dict:
 
 
 def _check_sensor(value, where: str) -> str:
-    if value not in SENSORS:
-        raise UsageError(f"{where}: sensor must be one of {', '.join(SENSORS)}, not {value!r}")
+    if value not in NAMES:
+        raise UsageError(f"{where}: sensor must be one of {', '.join(NAMES)}, not {value!r}")
     return value
 
 

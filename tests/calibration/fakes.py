@@ -1,6 +1,6 @@
 """A board without a board: the real device modules (`dowel.config`, `dowel.drift`,
 `dowel.stream`) run on CPython against a temporary flash directory, a synthetic patient and a
-virtual clock, behind the same `call`/`transport` surface as host_tools.link.Link.
+virtual clock, behind the same `call`/`transport` surface as host_tools.board.link.Link.
 
     link = FakeLink(tmp_path, Patient(levels=(21000, 26000, 30000)))
     calibrate(link, "P-1")          # streams the patient's signal, writes tmp_path/dowel.json
@@ -12,10 +12,12 @@ import contextlib
 import io
 import random
 import re
+import types
 from dataclasses import dataclass
 
 from dowel import config as dconfig
 from dowel import drift as ddrift
+from dowel import running
 from dowel import stream as dstream
 
 
@@ -115,13 +117,13 @@ class FakeTransport:
         out = io.StringIO()
         real_time = dstream.time
         dstream.time = self.link.clock
-        dstream._board = self.link.board
+        running.app = types.SimpleNamespace(board=self.link.board)  # the loop's Board
         try:
             with contextlib.redirect_stdout(out):
                 dstream.run(duration_ms, period_ms, resume)
         finally:
             dstream.time = real_time
-            dstream._board = None
+            running.app = None
         data = out.getvalue().encode()
         # Arrives in odd-sized pieces, as from a serial port.
         rng = random.Random(len(data))
@@ -148,6 +150,10 @@ class FakeLink:
 
     def call(self, module: str, function: str, *args, timeout: float = 10):
         self.calls.append((module, function))
+        if (module, function) == ("dowel.info", "version"):
+            from dowel import info
+
+            return info.version()
         if module == "dowel.config":
             return getattr(dconfig, function)(*args, path=self.config_path)
         if module == "dowel.drift":
@@ -162,3 +168,14 @@ class FakeLink:
 
     def writes(self) -> int:
         return sum(1 for call in self.calls if call == ("dowel.config", "write_json"))
+
+
+def replay_losses(samples, sensors, loss_ms, regain_ms):
+    """Every LOST the firmware's debounce fires on (t_ms, readings) with (on, off) per sensor:
+    what the dowel would beep on for the same trace."""
+    from host_tools.calibrate.rule import LiveCheck
+
+    check = LiveCheck(sensors, loss_ms, regain_ms)
+    for t_ms, readings in samples:
+        check.feed(t_ms, readings)
+    return check.losses

@@ -6,17 +6,13 @@ import re
 import pytest
 from dowel import config as dconfig
 from dowel import drift as ddrift
+from dowel import running
 
-from host_tools import calibration as cal
-from host_tools import db
-from host_tools.commands.calibrate import (
-    CalibrationRefused,
-    PlainUI,
-    Steps,
-    calibrate,
-    check_drift,
-    drift_prompt,
-)
+from host_tools.calibrate import rule as cal
+from host_tools.calibrate.drift import check_drift, drift_prompt
+from host_tools.calibrate.session import CalibrationRefused, Steps, calibrate
+from host_tools.commands.calibrate import PlainUI
+from host_tools.store import db
 
 from .fakes import FakeLink, Patient
 
@@ -24,9 +20,9 @@ from .fakes import FakeLink, Patient
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("DOWEL_HOME", str(tmp_path / "home"))
-    ddrift._live = None
+    running.drift = None
     yield
-    ddrift._live = None
+    running.drift = None
 
 
 @pytest.mark.parametrize(
@@ -87,11 +83,11 @@ def test_faulty_sensor_is_refused_by_name_and_nothing_is_written(tmp_path, fault
     with pytest.raises(CalibrationRefused) as info:
         calibrate(link, "P-3")
     message = str(info.value)
-    assert cal.POINTS[cal.SENSORS[sensor]] in message and words in message
+    assert cal.SAY[cal.SENSORS[sensor]] in message and words in message
     assert "nothing written" in message
     # The other two points were fine and are not blamed.
     for other in set(range(3)) - {sensor}:
-        assert cal.POINTS[cal.SENSORS[other]] not in message
+        assert cal.SAY[cal.SENSORS[other]] not in message
     assert link.writes() == 0 and dconfig.read(link.config_path) == before
     with db.connect() as conn:
         assert conn.execute("SELECT COUNT(*) FROM calibrations").fetchone()[0] == 0
@@ -130,7 +126,7 @@ def test_drift_prompt_after_armed_readings_moved(tmp_path):
     for _ in range(6000):
         tracker.update((levels[0], levels[1], levels[2] * 6 // 10), 5)
     tracker.save(link.drift_path)
-    ddrift._live = None
+    running.drift = None
     with db.connect() as conn:
         findings = check_drift(link, conn)
         again = check_drift(link, conn)
@@ -189,7 +185,7 @@ class _PT(PlainUI):
 
 
 def test_interactive_flow_waits_for_enter_and_writes_only_on_yes(tmp_path):
-    from host_tools.commands.calibrate import INTERACTIVE_STEPS
+    from host_tools.calibrate.session import INTERACTIVE_STEPS
     from host_tools.errors import DowelError
 
     # Interactive steps record straight after Enter: the patient is already in position.

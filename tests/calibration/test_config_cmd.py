@@ -4,10 +4,10 @@ import json
 
 import pytest
 from dowel import config as dconfig
-from dowel import drift as ddrift
+from dowel import running
 
 from host_tools import cli
-from host_tools.link import Link
+from host_tools.board.link import Link
 
 from .fakes import FakeLink, Patient
 
@@ -15,7 +15,7 @@ from .fakes import FakeLink, Patient
 @pytest.fixture
 def board(tmp_path, monkeypatch):
     monkeypatch.setenv("DOWEL_HOME", str(tmp_path / "home"))
-    ddrift._live = None
+    running.drift = None
     link = FakeLink(tmp_path, Patient())
     link.close = lambda restart=True: None
     monkeypatch.setattr(Link, "open", classmethod(lambda cls, port, **_kw: _ctx(link)))
@@ -159,7 +159,7 @@ def test_show_json_keeps_stdout_json_and_warns_on_stderr(board, capsys):
 
 
 def test_shared_helper_for_other_commands(board):
-    from host_tools import board_config
+    from host_tools.board import config as board_config
     from host_tools.errors import DeviceError
 
     said = []
@@ -169,7 +169,7 @@ def test_shared_helper_for_other_commands(board):
     assert "loss_ms" in reason and said == [board_config.rejection_note(reason)]
 
     class NoFirmware:
-        def call(self, *args):
+        def call(self, *args, **_kw):
             raise DeviceError("unexpected answer from dowel.config.read")
 
     said.clear()
@@ -180,7 +180,7 @@ def test_shared_helper_for_other_commands(board):
 def test_the_last_fault_is_said_once_then_cleared_on_the_board(board):
     from dowel import fault
 
-    from host_tools import board_config
+    from host_tools.board import config as board_config
 
     # What fault.record writes on the board (it needs MicroPython's sys.print_exception).
     with open(board.fault_path, "w") as f:

@@ -2,17 +2,18 @@
 
 import pytest
 from dowel import drift as ddrift
+from dowel import running
 from hypothesis import given
 from hypothesis import strategies as st
 
-from host_tools import calibration as cal
+from host_tools.calibrate.drift import drift_findings
 
 
 @pytest.fixture(autouse=True)
 def _no_live_tracker():
-    ddrift._live = None
+    running.drift = None
     yield
-    ddrift._live = None
+    running.drift = None
 
 
 def _feed(d, readings, ms, dt=5):
@@ -83,7 +84,7 @@ def test_save_report_resume_and_reset(tmp_path):
     d = ddrift.Drift([20000, 30000, 40000], 25)
     _feed(d, (14000, 30000, 40000), 30000)
     d.save(path)
-    ddrift._live = None  # a later boot: only the file is left
+    running.drift = None  # a later boot: only the file is left
     saved = ddrift.report(path)
     assert saved["moved"] == 0b001 and saved["levels"] == [20000, 30000, 40000]
     again = ddrift.Drift([20000, 30000, 40000], 25)
@@ -107,9 +108,9 @@ def test_host_findings_only_against_the_current_levels():
               "armed_ms": 30000, "drift_pct": 25, "moved": 1}
     cfg = {"sensors": {"head": {"level": 20000}, "midback": {"level": 30000},
                        "sacrum": {"level": 40000}}}
-    (finding,) = cal.drift_findings(report, cfg)
+    (finding,) = drift_findings(report, cfg)
     assert (finding.sensor, finding.calibrated, finding.current) == ("head", 20000, 14000)
     assert "-30%" in finding.message() and "head" in finding.message()
     cfg["sensors"]["head"]["level"] = 21000  # recalibrated since: the report is stale
-    assert cal.drift_findings(report, cfg) == []
-    assert cal.drift_findings(None, cfg) == []
+    assert drift_findings(report, cfg) == []
+    assert drift_findings(None, cfg) == []

@@ -1,11 +1,13 @@
 """Parsing the board's live-reading lines, whatever the chunking."""
 
 import pytest
+from dowel import info
 from hypothesis import given
 from hypothesis import strategies as st
 
+from host_tools.board import api
+from host_tools.board.livestream import StreamParser, stream
 from host_tools.errors import DeviceError
-from host_tools.livestream import StreamParser, stream
 
 TEXT = b"S 10 1\n0 100 200 300 -5\n10 101 201 301 -6\n20 102 202 302 -7\nE 3 0\n"
 
@@ -50,7 +52,10 @@ class _Transport:
 
 
 class _Link:
+    """A link whose firmware `api.check_firmware` already asked (the stream asks it first)."""
+
     port = "test"
+    firmware = api.FirmwareVersion(*info.version())
 
     def __init__(self, transport):
         self.transport = transport

@@ -7,7 +7,9 @@ from dowel import config as dconfig
 from hypothesis import given
 from hypothesis import strategies as st
 
-from host_tools import calibration as cal
+from host_tools.calibrate import rule as cal
+
+from .fakes import replay_losses
 
 counts = st.integers(0, 65535)
 noise = st.integers(0, 8000)
@@ -22,7 +24,7 @@ def _stats(level, sigma):
 def test_thresholds_fit_the_rules_or_the_sensor_is_refused(z, nz, c, nc, name):
     r = cal.thresholds(_stats(z, nz), _stats(c, nc), name)
     if r.problem is not None:
-        assert r.problem.startswith(cal.POINTS[name] + ":")
+        assert r.problem.startswith(cal.SAY[name] + ":")
         assert (r.on, r.off) == (0, 0)
         return
     span = c - z
@@ -55,14 +57,14 @@ def test_typical_sensor_gets_the_stated_fractions():
 def test_disconnected_sensor_is_refused_and_named(z, c, name):
     r = cal.thresholds(_stats(z, 20), _stats(c, 20), name)
     assert r.problem is not None
-    assert cal.POINTS[name] in r.problem
+    assert cal.SAY[name] in r.problem
     assert "disconnected" in r.problem
 
 
 @given(st.integers(cal.SATURATED_COUNTS, 65535), counts, sensor)
 def test_shorted_sensor_is_refused_and_named(z, c, name):
     r = cal.thresholds(_stats(z, 0), _stats(c, 0), name)
-    assert r.problem is not None and cal.POINTS[name] in r.problem
+    assert r.problem is not None and cal.SAY[name] in r.problem
     assert "shorted" in r.problem
 
 
@@ -123,5 +125,5 @@ def test_check_losses_fires_on_a_real_loss_and_not_on_a_short_dip():
     trace += [(t, (20000, 5000, 20000)) for t in range(1000, 1100, 10)]  # 100 ms dip
     trace += [(t, (20000, 20000, 20000)) for t in range(1100, 2000, 10)]
     trace += [(t, (20000, 20000, 1000)) for t in range(2000, 2500, 10)]  # sacrum lost
-    losses = cal.check_losses(trace, sensors, loss_ms=120, regain_ms=200)
+    losses = replay_losses(trace, sensors, loss_ms=120, regain_ms=200)
     assert [(loss.sensor, loss.t_ms) for loss in losses] == [("sacrum", 2120)]

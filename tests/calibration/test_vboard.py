@@ -20,11 +20,14 @@ import pytest
 from dowel import config as dconfig
 from dowel import cues
 
-from host_tools import calibration as cal
-from host_tools import cli, db
-from host_tools.build import board_files, compile_device
-from host_tools.commands.calibrate import CalibrationRefused, Steps, calibrate
-from host_tools.link import Link
+from host_tools import cli
+from host_tools.board.link import Link
+from host_tools.calibrate import rule as cal
+from host_tools.calibrate.session import CalibrationRefused, Steps, calibrate
+from host_tools.firmware.build import board_files, compile_device
+from host_tools.store import db
+
+from .fakes import replay_losses
 
 pytestmark = [pytest.mark.vboard, pytest.mark.slow]
 
@@ -68,7 +71,7 @@ def _replay(timeline, cfg: dict) -> list[cal.Loss]:
     """The rendered trace sampled every 4 ms (the loop's tick) through dowel.contact."""
     trace = [(t, timeline.at(t)[:3]) for t in range(0, timeline.duration_ms, 4)]
     sensors = [(cfg["sensors"][n]["on"], cfg["sensors"][n]["off"]) for n in cal.SENSORS]
-    return cal.check_losses(trace, sensors, cfg["loss_ms"], cfg["regain_ms"])
+    return replay_losses(trace, sensors, cfg["loss_ms"], cfg["regain_ms"])
 
 
 def _assert_fires_on_losses_only(losses: list[cal.Loss], truth: dict, loss_ms: int) -> None:
@@ -157,9 +160,9 @@ def test_disconnected_and_shorted_sensors_are_refused_by_name(board):
         after = link.call("dowel.config", "read")
     message = str(info.value)
     assert "nothing written" in message
-    assert cal.POINTS["sacrum"] + ": reads about zero" in message and "disconnected" in message
-    assert cal.POINTS["midback"] + ": reads full scale" in message and "shorted" in message
-    assert cal.POINTS["head"] not in message
+    assert cal.SAY["sacrum"] + ": reads about zero" in message and "disconnected" in message
+    assert cal.SAY["midback"] + ": reads full scale" in message and "shorted" in message
+    assert cal.SAY["head"] not in message
     assert after == before
     with db.connect() as conn:
         assert conn.execute("SELECT COUNT(*) FROM calibrations").fetchone()[0] == 0
@@ -181,7 +184,7 @@ def test_config_set_and_show_on_the_board(board, capsys):
 
 
 def test_live_readings_stream_on_one_board_clock(board):
-    from host_tools.livestream import stream
+    from host_tools.board.livestream import stream
 
     timeline = board.play("calibration")
     with Link.open(board.port) as link:

@@ -20,9 +20,9 @@ async def boot():
     await asyncio.sleep_ms(10)  # the loop's `finally` closes the log, as after Ctrl-C
 
 asyncio.run(boot())
-from dowel import info, logfmt, logstore
-print("status", info.status()["patient"], logstore.status()["segments"],
-      logfmt.decode(b"").error, "dowel.config" in sys.modules, "dowel.logread" in sys.modules)
+from dowel import info, loghost, logread
+print("status", info.status()["patient"], loghost.status()["segments"],
+      logread.decode(b"").error, "dowel.config" in sys.modules, "dowel.logread" in sys.modules)
 """
 
 

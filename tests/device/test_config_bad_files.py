@@ -101,12 +101,12 @@ def test_micropython_unreadable_file(run_mp):
 
 BOOT = """
 import asyncio
-from dowel import app, cues
+from dowel import app, cues, running
 
 async def boot():
     task = asyncio.create_task(app.main())
     await asyncio.sleep_ms(300)
-    print("running", not task.done(), app.current.engine.player.pattern == cues.CONFIG_FAULT_CUE)
+    print("running", not task.done(), running.app.engine.player.pattern == cues.CONFIG_FAULT_CUE)
     task.cancel()
     await asyncio.sleep_ms(10)
 

@@ -1,6 +1,6 @@
 """The early-warning cue on rendered traces (host_tools.sim.render): its tick rate follows the
 pressure as `dowel.feedback.Warner` specifies, and a grip wobble the debounce ignores never
-ticks. Thresholds come from the calibration rule (host_tools.calibration) on the build's
+ticks. Thresholds come from the calibration rule (host_tools.calibrate.rule) on the build's
 levels, so the band is where a calibrated dowel would put it."""
 
 import statistics
@@ -9,7 +9,7 @@ import pytest
 from dowel import config, cues, feedback
 from dowel.engine import Engine
 
-from host_tools.calibration import propose, stats
+from host_tools.calibrate.rule import propose, stats
 from host_tools.sim.render import render
 from host_tools.sim.scenario import validate
 

@@ -29,8 +29,8 @@ def deploy_firmware(board, files: dict[str, str] | None = None) -> None:
     `$FIRMWARE_TEST_SRC` deploys another firmware tree (an older one: do the tests fail?)."""
     import tempfile
 
-    from host_tools.deploy import deploy
-    from host_tools.link import Link
+    from host_tools.board.link import Link
+    from host_tools.firmware.deploy import deploy
 
     src = os.environ.get("FIRMWARE_TEST_SRC")
     # A build folder of its own: the shared build/device is emptied by every other deploy.

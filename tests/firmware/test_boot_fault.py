@@ -71,5 +71,5 @@ def test_a_log_recovery_longer_than_the_watchdog_does_not_reset_the_board(board,
     resets = [r for r in board.status()["resets"] if r[0] >= 0]
     assert [why for _, why in resets] == ["hard"], f"the board reset during boot: {resets}"
     assert board.status()["mode"] == "main"
-    out = mpremote(board.port, "resume", "exec", "import dowel.app as a; print(a.current.ticks)")
+    out = mpremote(board.port, "resume", "exec", "import dowel.running as r; print(r.app.ticks)")
     assert int(out.stdout.split()[-1]) > 0

@@ -30,5 +30,5 @@ def test_ctrl_c_mid_cue_leaves_the_board_silent_and_fed(board):
     resets = [r for r in board.status()["resets"] if r[0] >= 0]  # since idle()
     assert resets == [], f"the board reset under the host: {resets}"
     assert board.outputs(("tone",))[-1][2] == 0
-    out = mpremote(board.port, "resume", "exec", "import dowel.app as a; print(a.current.ticks)")
+    out = mpremote(board.port, "resume", "exec", "import dowel.running as r; print(r.app.ticks)")
     assert int(out.stdout.split()[-1]) > 0  # the loop had run, and its App is still there

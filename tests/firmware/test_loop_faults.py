@@ -59,7 +59,7 @@ def test_imu_lost_mid_session_carries_on_and_comes_back(board, kind):
         board.port,
         "resume",
         "exec",
-        "import dowel.app as a; c = a.current\nprint(c.imu_ok, c.engine.reps.has_imu)",
+        "import dowel.running as r; c = r.app\nprint(c.imu_ok, c.engine.reps.has_imu)",
     ).stdout.split()
     assert out == ["True", "True"]
 
@@ -73,7 +73,7 @@ def test_a_hung_bus_does_not_starve_the_loop(board):
     board.play(scenario)
     time.sleep(2.4 + 3.0)  # the fault starts at 1.8 s: let it hang for ~3.5 s
     code = (
-        "import time, dowel.app as a; c = a.current\n"
+        "import time, dowel.running as r; c = r.app\n"
         "print(c.ticks, time.ticks_diff(c.stop_ms, c.run_ms), c.imu_ok)"
     )
     ticks, ms, ok = mpremote(board.port, "resume", "exec", code).stdout.split()

@@ -20,7 +20,7 @@ def test_loop_runs_at_200_hz_on_the_10_ms_tick(board):
     board.play("quick")
     time.sleep(5.0)
     code = (
-        "import time, dowel.app as a; c = a.current\n"
+        "import time, dowel.running as r; c = r.app\n"
         "print(c.ticks, time.ticks_diff(c.stop_ms, c.run_ms))"
     )
     ticks, ms = (int(x) for x in mpremote(board.port, "resume", "exec", code).stdout.split())

@@ -165,27 +165,37 @@ class FakeBoard(Transport):
             raise OSError(errno.ENOENT, "ENOENT") from None
 
     def _dowel_package(self):
+        """`dowel` on this board: a fake `info` (the version a flash left in the manifest) and
+        the real device modules, each run from source against this board's open and os."""
         board = self
 
         def version():
+            from dowel.version import CONFIG, PROTOCOL
+
             if board.answer_version is not None:
-                return (board.answer_version, 1, 1)
+                return (board.answer_version, PROTOCOL, CONFIG)
             manifest = board.host_path("/dowel/manifest.json")
             if not manifest.exists():
                 raise ImportError("no module named 'dowel.info'")
-            return (json.loads(manifest.read_text())["firmware"], 1, 1)
+            said = json.loads(manifest.read_text())
+            return (said["firmware"], said["protocol"], said["config"])
 
-        info = types.SimpleNamespace(version=version)
-        return types.SimpleNamespace(info=info, config=self._config_module())
+        class Package(types.SimpleNamespace):
+            def __getattr__(self, name):
+                return board._device_module(name)
 
-    def _config_module(self):
-        """The real `dowel/config.py`, run against this board's flash (its open and os)."""
+        return Package(info=types.SimpleNamespace(version=version))
+
+    def _device_module(self, name: str):
+        """The real `dowel/<name>.py`, run once per soft reset against this board's flash."""
         from host_tools.paths import device_dir
 
-        source = (device_dir() / "dowel" / "config.py").read_text()
-        module = {"__builtins__": self.namespace["__builtins__"], "__name__": "dowel.config"}
-        exec(compile(source, "dowel/config.py", "exec"), module)
-        return types.SimpleNamespace(**module)
+        if name not in self._modules:
+            source = (device_dir() / "dowel" / f"{name}.py").read_text()
+            module = {"__builtins__": self.namespace["__builtins__"], "__name__": "dowel." + name}
+            exec(compile(source, f"dowel/{name}.py", "exec"), module)
+            self._modules[name] = types.SimpleNamespace(**module)
+        return self._modules[name]
 
     def _reset_namespace(self):
         board = self
@@ -200,14 +210,17 @@ class FakeBoard(Transport):
                 return board._os()
             if modname == "sys":
                 return fake_sys
-            if modname == "dowel.feedback" or fromlist and modname == "dowel" and all(
-                n in ("feedback",) for n in fromlist
-            ):
-                return builtins.__import__(modname, globals_, locals_, fromlist, level)  # pure
-            if modname.split(".")[0] == "dowel":
+            if modname == "dowel":
                 return board._dowel_package()
+            if modname.startswith("dowel."):
+                name = modname.split(".")[1]
+                # `import dowel.x as m` takes `x` from the package; `from dowel.x import y`
+                # takes `y` from the module itself.
+                package = board._dowel_package()
+                return getattr(package, name) if fromlist else package
             return builtins.__import__(modname, globals_, locals_, fromlist, level)
 
+        self._modules: dict[str, types.SimpleNamespace] = {}
         self._out = io.StringIO()
         fake_builtins = dict(vars(builtins))
         fake_builtins.update(

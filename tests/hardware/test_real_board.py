@@ -20,7 +20,7 @@ pytestmark = pytest.mark.hardware
 def test_esptool_detects_an_esp32(hardware_port):
     from esptool.cmds import detect_chip
 
-    from host_tools.esp import hard_reset
+    from host_tools.firmware.esptool_flash import hard_reset
 
     with detect_chip(hardware_port) as loader:
         name = loader.CHIP_NAME
@@ -33,18 +33,18 @@ def test_esptool_detects_an_esp32(hardware_port):
     reason="set DOWEL_TEST_FIRMWARE to a MicroPython ESP32 image",
 )
 def test_write_micropython(hardware_port):
-    from host_tools import esp
     from host_tools.commands.flash import BOOT_WAIT_S, open_link
+    from host_tools.firmware import esptool_flash
 
-    info = esp.flash_micropython(hardware_port, Path(os.environ["DOWEL_TEST_FIRMWARE"]))
+    info = esptool_flash.flash_micropython(hardware_port, Path(os.environ["DOWEL_TEST_FIRMWARE"]))
     with open_link(hardware_port, BOOT_WAIT_S) as link:
         version = link.exec("import sys\nprint(sys.implementation.version[:2])").strip()
     assert version.decode() == repr(info.micropython[:2])
 
 
 def test_deploy_then_nothing_to_upload(hardware_port, tmp_path):
-    from host_tools.deploy import deploy
-    from host_tools.link import Link
+    from host_tools.board.link import Link
+    from host_tools.firmware.deploy import deploy
 
     with Link.open(hardware_port) as link:
         deploy(link, tmp_path / "build")
@@ -55,7 +55,7 @@ def test_deploy_then_nothing_to_upload(hardware_port, tmp_path):
 
 
 def test_device_selftest_calls(hardware_port):
-    from host_tools.link import Link
+    from host_tools.board.link import Link
 
     with Link.open(hardware_port) as link:
         lo, hi = link.call("dowel.selftest", "window", 200)

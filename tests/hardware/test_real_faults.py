@@ -28,8 +28,8 @@ def mpremote(port: str, *args: str, timeout: float = 30) -> str:
 
 @pytest.fixture
 def dowel(hardware_port, tmp_path):
-    from host_tools.deploy import deploy
-    from host_tools.link import Link
+    from host_tools.board.link import Link
+    from host_tools.firmware.deploy import deploy
 
     with Link.open(hardware_port) as link:
         deploy(link, tmp_path / "build")
@@ -54,7 +54,7 @@ def test_loop_rate_is_200_hz(dowel):
     """Item 5: a 5 ms machine.Timer steps the loop; asyncio sleeps would end on the 100 Hz tick."""
     time.sleep(4.0)
     code = (
-        "import time, dowel.app as a; c = a.current\n"
+        "import time, dowel.running as r; c = r.app\n"
         "print(c.ticks, time.ticks_diff(c.stop_ms, c.run_ms))"
     )
     ticks, ms = (int(x) for x in mpremote(dowel, "resume", "exec", code).split()[-2:])
@@ -72,7 +72,7 @@ def test_a_rejected_config_keeps_the_loop_and_says_why(dowel, tmp_path):
         mpremote(dowel, "fs", "cp", str(bad), ":/dowel.json")
         mpremote(dowel, "soft-reset")
         time.sleep(3)
-        code = "import dowel.app as a; print(a.current is not None, a.current.ticks > 0)"
+        code = "import dowel.running as r; print(r.app is not None, r.app.ticks > 0)"
         assert mpremote(dowel, "resume", "exec", code).split()[-2:] == ["True", "True"]
         from host_tools import cli
 
@@ -95,7 +95,7 @@ def test_a_host_that_vanishes_leaves_a_board_that_returns_to_work(dowel):
         proc.kill()  # the host vanishes mid-command, the loop stopped
         proc.wait()
         time.sleep(10.0)
-        code = "import dowel.app as a; print(a.current is not None and a.current.ticks > 0)"
+        code = "import dowel.running as r; print(r.app is not None and r.app.ticks > 0)"
         assert mpremote(dowel, "resume", "exec", code).split()[-1] == "True"
     finally:
         mpremote(dowel, "exec", "import os\nos.remove('/host_idle.txt')")

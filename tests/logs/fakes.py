@@ -1,7 +1,8 @@
-"""A dowel for log tests under CPython: the real `dowel.logstore` on a temp dir as its flash,
-reached through a transport with mpremote's `exec_raw(code, timeout) -> (out, err)`, which
-runs the very code strings `Link` sends. It can die at a chosen call, before or after the
-device has acted (a cable pulled while the answer was on its way)."""
+"""A dowel for log tests under CPython: the real log store (`dowel.logstore`, its host calls in
+`dowel.loghost`) on a temp dir as its flash, reached through a transport with mpremote's
+`exec_raw(code, timeout) -> (out, err)`, which runs the very code strings `Link` sends. It can
+die at a chosen call, before or after the device has acted (a cable pulled while the answer was
+on its way)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ import types
 from contextlib import redirect_stdout
 from pathlib import Path
 
-from dowel import logstore
+from dowel import logfiles, logstore
 from mpremote.transport import TransportError
 
-from host_tools.link import Link
+from host_tools.board.link import Link
 
 
 class FakeRTC:
@@ -60,9 +61,9 @@ class FakeTransport:
         self.sent_bytes += len(code.encode())
         out = io.StringIO()
         err = b""
-        saved_root = logstore.ROOT
+        saved_root = logfiles.ROOT
         saved_machine = sys.modules.get("machine")
-        logstore.ROOT = str(self.root)
+        logfiles.ROOT = str(self.root)
         sys.modules["machine"] = machine_module()
         try:
             with redirect_stdout(out):
@@ -70,7 +71,7 @@ class FakeTransport:
         except Exception:  # noqa: BLE001 - the device prints its traceback
             err = traceback.format_exc().encode()
         finally:
-            logstore.ROOT = saved_root
+            logfiles.ROOT = saved_root
             if saved_machine is None:
                 sys.modules.pop("machine", None)
             else:

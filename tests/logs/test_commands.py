@@ -9,7 +9,8 @@ import random
 
 import pytest
 
-from host_tools import cli, link, ports
+from host_tools import cli
+from host_tools.board import link, ports
 
 from .fakes import fake_link, random_sessions, write_scenario
 

@@ -10,10 +10,12 @@ import sqlite3
 from datetime import datetime, timezone
 
 import pytest
-from dowel import logstore
+from dowel import logfiles, logread, logstore
 
-from host_tools import db, logdb, logpull
 from host_tools.errors import DeviceError
+from host_tools.logs import pull as log_pull
+from host_tools.store import db
+from host_tools.store import reps as repstore
 
 from .fakes import fake_link, random_sessions, write_scenario
 
@@ -43,7 +45,7 @@ def cut_before_renumber(monkeypatch):
     def cut(*a, **kw):
         raise DeviceError("lost contact with the board: cable pulled")
 
-    monkeypatch.setattr(logpull, "_renumber", cut)
+    monkeypatch.setattr(log_pull, "_renumber", cut)
 
 
 def boot_and_log(root, reps) -> list[bool]:
@@ -62,26 +64,26 @@ def test_session_reuse_sequence_keeps_every_rep(tmp_path, monkeypatch):
     a, b, c = random_sessions(random.Random(1), 3, 3)
     write_scenario(root, [a])
     conn = db.connect()
-    logpull.pull(fake_link(root), conn, now=NOW)
-    real_save = logstore._save_state
+    log_pull.pull(fake_link(root), conn, now=NOW)
+    real_save = logfiles.save_state
 
     def failing(*args):
         raise OSError(28, "ENOSPC")
 
-    monkeypatch.setattr(logstore, "_save_state", failing)
+    monkeypatch.setattr(logfiles, "save_state", failing)
     assert boot_and_log(root, b) == [False, False, False]  # refused: the cue, not reuse
-    monkeypatch.setattr(logstore, "_save_state", real_save)
+    monkeypatch.setattr(logfiles, "save_state", real_save)
     written = boot_and_log(root, c)
     assert written == [True] * 3
     cut_before_renumber(monkeypatch)
     with pytest.raises(DeviceError):
-        logpull.pull(fake_link(root), conn, now=NOW)
+        log_pull.pull(fake_link(root), conn, now=NOW)
     assert list(root.glob("*.dwl")) == []  # imported and freed; only the renumbering missed
     monkeypatch.undo()
     monkeypatch.setenv("DOWEL_HOME", str(tmp_path / "home"))
     d = random_sessions(random.Random(2), 1, 3)[0]
     assert boot_and_log(root, d) == [True] * 3
-    logpull.pull(fake_link(root), conn, now=NOW)
+    log_pull.pull(fake_link(root), conn, now=NOW)
     got = rows(conn)
     assert len(got) == len(a) + len(c) + len(d)
     assert len({(s, q) for s, q, _, _ in got}) == len(got)
@@ -94,16 +96,16 @@ def test_a_session_number_that_went_back_is_a_new_session(tmp_path, monkeypatch)
     a, b, c = random_sessions(random.Random(3), 3, 3)
     write_scenario(root, [a])
     conn = db.connect()
-    logpull.pull(fake_link(root), conn, now=NOW)
-    monkeypatch.setattr(logstore, "_save_state", lambda root, st: None)  # lost saves
+    log_pull.pull(fake_link(root), conn, now=NOW)
+    monkeypatch.setattr(logfiles, "save_state", lambda root, st: None)  # lost saves
     assert boot_and_log(root, b) == [True] * 3  # numbered 2, not persisted
     cut_before_renumber(monkeypatch)
     with pytest.raises(DeviceError):
-        logpull.pull(fake_link(root), conn, now=NOW)
+        log_pull.pull(fake_link(root), conn, now=NOW)
     monkeypatch.undo()
     monkeypatch.setenv("DOWEL_HOME", str(tmp_path / "home"))
     assert boot_and_log(root, c) == [True] * 3  # numbered 2 again, another boot
-    report = logpull.pull(fake_link(root), conn, now=NOW)
+    report = log_pull.pull(fake_link(root), conn, now=NOW)
     assert report.counts.reps_new == 3
     got = rows(conn)
     assert len(got) == 9 and [s for s, _, _, _ in got] == [1] * 3 + [2] * 3 + [3] * 3
@@ -119,7 +121,7 @@ def test_same_key_other_content_stops_the_import(tmp_path):
     state = {p.name: p.read_bytes() for p in root.glob("state*.json")}
     write_scenario(root, a, boot=77)
     conn = db.connect()
-    logpull.pull(fake_link(root), conn, now=NOW)
+    log_pull.pull(fake_link(root), conn, now=NOW)
     before = rows(conn)
     for p in root.glob("state*.json"):
         p.unlink()
@@ -127,8 +129,8 @@ def test_same_key_other_content_stops_the_import(tmp_path):
         (root / name).write_bytes(content)  # the state as it was: the numbers come back
     b = random_sessions(random.Random(5), 1, 3)
     write_scenario(root, b, boot=77)
-    with pytest.raises(logdb.ImportConflict, match="other content"):
-        logpull.pull(fake_link(root), conn, now=NOW)
+    with pytest.raises(repstore.ImportConflict, match="other content"):
+        log_pull.pull(fake_link(root), conn, now=NOW)
     assert rows(conn) == before and len(list(root.glob("*.dwl"))) == 1
 
 
@@ -138,7 +140,7 @@ def test_a_failed_state_save_stops_logging_until_a_save_works(tmp_path, monkeypa
     assert log.begin_session(DEV, "0.1.0", b"\x01" * 8, "P-1", None, 0, True) == 1
     assert log.add_rep(0, 0, 4000, 0, 0, None, None, 700, 1500, 500, 2000)
     monkeypatch.setattr(
-        logstore, "_save_state", lambda *a: (_ for _ in ()).throw(OSError(5, "EIO"))
+        logfiles, "save_state", lambda *a: (_ for _ in ()).throw(OSError(5, "EIO"))
     )
     log.begin_session(DEV, "0.1.0", b"\x01" * 8, "P-1", None, 0, True)
     assert log.fault and log.full
@@ -151,7 +153,7 @@ def test_a_failed_state_save_stops_logging_until_a_save_works(tmp_path, monkeypa
     sessions = [
         s.number
         for p in root.glob("*.dwl")
-        for s in logstore.logfmt.decode(p.read_bytes()).sessions
+        for s in logread.decode(p.read_bytes()).sessions
     ]
     assert sessions == [1, 3]
 
@@ -172,5 +174,5 @@ def test_a_version_1_database_is_migrated(tmp_path):
     assert [tuple(r) for r in conn.execute("SELECT * FROM log_sessions")] == [
         ("a4cf12345678", 5, 0, 1, 1)
     ]
-    assert logdb.host_session(conn, "a4cf12345678", 5, 0, 1) == 1
-    assert logdb.host_session(conn, "a4cf12345678", 5, 99, 1) == 2
+    assert repstore.host_session(conn, "a4cf12345678", 5, 0, 1) == 1
+    assert repstore.host_session(conn, "a4cf12345678", 5, 99, 1) == 2

@@ -7,7 +7,7 @@ import binascii
 import random
 
 import pytest
-from dowel import logfmt
+from dowel import logfmt, logread
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -108,7 +108,7 @@ def reps_strategy(draw):
 @given(st.lists(reps_strategy(), min_size=1, max_size=4))
 def test_round_trip(sessions):
     data, ends, reps = encode_log(sessions)
-    d = logfmt.decode(data)
+    d = logread.decode(data)
     assert d.error is None
     assert d.good_bytes == len(data)
     assert decoded_reps(d) == reps
@@ -121,7 +121,7 @@ def test_session_header_round_trip():
                 data = logfmt.segment_header(0xDEADBEEF, 3) + logfmt.session_header(
                     9, b"\xa4\xcf\x12\x34\x56\x78", "0.1.0", b"\x00" * 8, "P-7", rtc,
                     2**30 - 1, False, base, boot=0x7FFFFFFF, battery_pct=battery)
-                d = logfmt.decode(data)
+                d = logread.decode(data)
                 assert d.error is None
                 assert (d.segment.epoch, d.segment.number, d.segment.version) == (
                     0xDEADBEEF, 3, 3)
@@ -144,7 +144,7 @@ def test_battery_costs_one_byte_per_session_and_none_per_rep():
     seg = logfmt.segment_header(1, 1)
     payload = bytearray(with_level[1:-2])
     payload[-1] = 101
-    d = logfmt.decode(seg + logfmt.frame(logfmt.K_SESSION, bytes(payload)))
+    d = logread.decode(seg + logfmt.frame(logfmt.K_SESSION, bytes(payload)))
     assert d.sessions == [] and d.error
 
 
@@ -163,13 +163,13 @@ def _is_session(frame_index: int) -> bool:
 
 def test_every_truncation_keeps_exactly_the_whole_records():
     for cut in range(len(SAMPLE) + 1):
-        d = logfmt.decode(SAMPLE[:cut])
+        d = logread.decode(SAMPLE[:cut])
         whole = max([e for e in SAMPLE_ENDS if e <= cut], default=0)
         assert d.good_bytes == whole
         assert decoded_reps(d) == SAMPLE_REPS[: reps_before(cut)]
         if cut not in SAMPLE_ENDS and cut:
             assert d.torn and d.error
-        quick = logfmt.decode(SAMPLE[:cut], reps=False)  # the device's boot scan
+        quick = logread.decode(SAMPLE[:cut], reps=False)  # the device's boot scan
         assert (quick.good_bytes, quick.torn, quick.rep_count) == (
             d.good_bytes, d.torn, len(d.reps))
 
@@ -200,7 +200,7 @@ def test_every_single_byte_error_costs_only_its_frame_and_context():
         for mask in (1, 2, 4, 0x10, 0x80, 0x11, 0x5A, 0xFF):
             data = bytearray(SAMPLE)
             data[pos] ^= mask
-            d = logfmt.decode(bytes(data))
+            d = logread.decode(bytes(data))
             assert d.good_bytes == frame_start, (pos, mask)
             assert decoded_reps(d) == want, (pos, mask)
             if k:
@@ -215,13 +215,13 @@ def test_every_single_bit_flip_is_repaired_and_no_multi_bit_error_makes_a_wrong_
         for bit in range(8):
             data = bytearray(SAMPLE)
             data[pos] ^= 1 << bit
-            d = logfmt.decode(bytes(data), repair=True)
+            d = logread.decode(bytes(data), repair=True)
             assert decoded_reps(d) == SAMPLE_REPS, (pos, bit)
             assert d.repaired == [(pos, bit)] and d.damaged() and not d.skipped
         for mask in (0x11, 0x5A, 0xFF):
             data = bytearray(SAMPLE)
             data[pos] ^= mask
-            d = logfmt.decode(bytes(data), repair=True)
+            d = logread.decode(bytes(data), repair=True)
             assert not d.repaired  # two or more bits: never "corrected" into something else
             got = iter(SAMPLE_REPS)
             assert all(r in got for r in decoded_reps(d)), (pos, mask)  # a subsequence
@@ -232,7 +232,7 @@ def test_damage_far_apart_costs_each_region_only():
     hits = [SAMPLE_ENDS[3] + 1, SAMPLE_ENDS[len(SAMPLE_ENDS) // 2] + 1]
     for h in hits:
         data[h] ^= 0x24
-    d = logfmt.decode(bytes(data))
+    d = logread.decode(bytes(data))
     assert [a for a, _ in d.skipped] == [SAMPLE_ENDS[3], SAMPLE_ENDS[len(SAMPLE_ENDS) // 2]]
     got = iter(SAMPLE_REPS)
     assert all(r in got for r in decoded_reps(d))
@@ -243,7 +243,7 @@ def old_segment(sessions, version: int) -> bytes:
     """A segment as format version 1 (no `boot`, no battery in session headers) or 2 (no
     battery) wrote it."""
     v3, _, _ = encode_log(sessions)
-    d = logfmt.decode(v3)
+    d = logread.decode(v3)
     out = bytearray()
     pos = 0
     while pos < len(v3):
@@ -264,7 +264,7 @@ def old_segment(sessions, version: int) -> bytes:
 @pytest.mark.parametrize("version", [1, 2])
 def test_older_format_segments_still_decode(version):
     sessions = random_sessions(random.Random(40), 2, 5)
-    d = logfmt.decode(old_segment(sessions, version))
+    d = logread.decode(old_segment(sessions, version))
     assert d.error is None and d.segment.version == version
     assert [s.boot is None for s in d.sessions] == [version == 1] * 2
     assert [s.battery_pct for s in d.sessions] == [None, None]
@@ -274,7 +274,7 @@ def test_older_format_segments_still_decode(version):
 @settings(max_examples=500, deadline=None)
 @given(st.binary(max_size=600))
 def test_random_bytes_never_crash_and_make_no_records(data):
-    d = logfmt.decode(data)
+    d = logread.decode(data)
     assert d.reps == [] and d.sessions == []
     assert d.good_bytes == 0
     assert d.tail_bytes == len(data)
@@ -285,7 +285,7 @@ def test_random_bytes_never_crash_and_make_no_records(data):
 def test_garbage_after_a_prefix_only_loses_records(cut, garbage):
     """Whatever follows a cut (a torn write leaves stale bytes): only records of the valid
     prefix come out, in order."""
-    d = logfmt.decode(SAMPLE[:cut] + garbage)
+    d = logread.decode(SAMPLE[:cut] + garbage)
     got = decoded_reps(d)
     assert got == SAMPLE_REPS[: len(got)]
     assert len(got) >= reps_before(cut)
@@ -293,20 +293,20 @@ def test_garbage_after_a_prefix_only_loses_records(cut, garbage):
 
 @pytest.mark.parametrize("fill", [b"\x00", b"\xff"])
 def test_erased_tail_is_torn_not_damage(fill):
-    d = logfmt.decode(SAMPLE + fill * 100)
+    d = logread.decode(SAMPLE + fill * 100)
     assert d.torn and decoded_reps(d) == SAMPLE_REPS
 
 
 def test_damage_in_the_middle_is_not_torn():
     data = bytearray(SAMPLE)
     data[SAMPLE_ENDS[3] + 2] ^= 0x40
-    d = logfmt.decode(bytes(data))
+    d = logread.decode(bytes(data))
     assert d.error and not d.torn
 
 
 def test_other_format_version_is_flagged():
     p = bytearray(logfmt.MAGIC) + bytes([logfmt.FORMAT_VERSION + 1, 0, 0, 0, 0, 1])
-    d = logfmt.decode(logfmt.frame(logfmt.K_SEGMENT, p) + SAMPLE[SAMPLE_ENDS[0]:])
+    d = logread.decode(logfmt.frame(logfmt.K_SEGMENT, p) + SAMPLE[SAMPLE_ENDS[0]:])
     assert d.unsupported and d.reps == []
 
 

@@ -9,10 +9,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from dowel import logfmt, logstore
+from dowel import logfiles, loghost, logread, logstore
 
-from host_tools import db, logdb, logpull
 from host_tools.errors import DeviceError
+from host_tools.logs import pull as log_pull
+from host_tools.store import db
+from host_tools.store import reps as repstore
 
 from .fakes import FakeRTC, fake_link, random_sessions, write_scenario
 
@@ -38,7 +40,7 @@ def expected_rows(sessions, first_session=1, device="a4cf12345678", patient="P-0
     for i, reps in enumerate(sessions):
         for (seq, start, dur, mask, first, loss_at, pitch, depth, lower, pause, rise) in reps:
             rows.append((device, first_session + i, seq, patient, start, dur,
-                         logdb.outcome(first, mask), mask, loss_at,
+                         repstore.outcome(first, mask), mask, loss_at,
                          None if pitch is None else pitch / 10,
                          None if depth is None else depth / 10, lower, pause, rise))
     return rows
@@ -48,7 +50,7 @@ def device_rows(root: Path) -> set[tuple]:
     """(session, seq) of every rep still on the device."""
     out = set()
     for path in sorted(root.glob("*.dwl")):
-        out |= {(r.session.number, r.seq) for r in logfmt.decode(path.read_bytes()).reps}
+        out |= {(r.session.number, r.seq) for r in logread.decode(path.read_bytes()).reps}
     return out
 
 
@@ -64,7 +66,7 @@ def test_pull_imports_every_rep_and_frees_the_device(tmp_path, board):
     root, sessions = board
     conn = db.connect()
     progress = []
-    report = logpull.pull(fake_link(root), conn, now=NOW, progress=progress.append)
+    report = log_pull.pull(fake_link(root), conn, now=NOW, progress=progress.append)
     assert rep_keys(conn) == expected_rows(sessions)
     assert report.counts.reps_new == report.counts.reps_seen == 36
     assert report.counts.sessions_new == 3
@@ -77,25 +79,25 @@ def test_pull_imports_every_rep_and_frees_the_device(tmp_path, board):
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in raws)
     # The RTC was set from the host clock, in UTC.
     assert FakeRTC.now[:7] == (2025, 3, 4, 1, 12, 30, 0)
-    sessions_rows = logdb.session_rows(conn, "P-0001")
+    sessions_rows = repstore.session_rows(conn, "P-0001")
     assert [(r["session"], r["reps"]) for r in sessions_rows] == [(1, 12), (2, 12), (3, 12)]
 
 
 def test_pulling_twice_never_duplicates(board):
     root, sessions = board
     conn = db.connect()
-    first = logpull.pull(fake_link(root), conn, now=NOW, keep=True)
+    first = log_pull.pull(fake_link(root), conn, now=NOW, keep=True)
     assert first.kept and list(root.glob("*.dwl"))
-    second = logpull.pull(fake_link(root), conn, now=NOW)
+    second = log_pull.pull(fake_link(root), conn, now=NOW)
     assert second.counts.reps_new == 0 and second.counts.reps_seen == 36
     assert rep_keys(conn) == expected_rows(sessions)
-    third = logpull.pull(fake_link(root), conn, now=NOW)
+    third = log_pull.pull(fake_link(root), conn, now=NOW)
     assert third.segments == 0
 
 
 def count_calls(root: Path) -> int:
     link = fake_link(root)
-    logpull.pull(link, db.connect(), now=NOW)
+    log_pull.pull(link, db.connect(), now=NOW)
     return link.transport.calls
 
 
@@ -116,10 +118,10 @@ def test_interrupted_pull_then_pull_again(tmp_path, board, monkeypatch, after):
         monkeypatch.setenv("DOWEL_HOME", str(trial))
         conn = db.connect()
         with pytest.raises(DeviceError):
-            logpull.pull(fake_link(root, die_at=die_at, after=after), conn, now=NOW)
+            log_pull.pull(fake_link(root, die_at=die_at, after=after), conn, now=NOW)
         in_db = {(r[1], r[2]) for r in rep_keys(conn)}
         assert in_db | device_rows(root) == {(r[1], r[2]) for r in want}, die_at
-        logpull.pull(fake_link(root), conn, now=NOW)
+        log_pull.pull(fake_link(root), conn, now=NOW)
         assert rep_keys(conn) == want, die_at
         assert list(root.glob("*.dwl")) == []
         conn.close()
@@ -129,11 +131,11 @@ def test_a_corrupted_transfer_deletes_nothing(board):
     root, sessions = board
     before = sorted(p.name for p in root.glob("*.dwl"))
     conn = db.connect()
-    report = logpull.pull(fake_link(root, corrupt_reads=True), conn, now=NOW)
+    report = log_pull.pull(fake_link(root, corrupt_reads=True), conn, now=NOW)
     assert report.deleted == [] and sorted(report.kept) == before
     assert rep_keys(conn) == []
     assert all("SHA-256" in w for w in report.warnings)
-    logpull.pull(fake_link(root), conn, now=NOW)
+    log_pull.pull(fake_link(root), conn, now=NOW)
     assert rep_keys(conn) == expected_rows(sessions)
 
 
@@ -144,7 +146,7 @@ def test_damaged_segment_is_imported_past_the_damage_and_kept(board):
     data[len(data) // 2] ^= 0x55  # four bits: detected, not correctable
     seg.write_bytes(bytes(data))
     conn = db.connect()
-    report = logpull.pull(fake_link(root), conn, now=NOW)
+    report = log_pull.pull(fake_link(root), conn, now=NOW)
     assert [p.name for p in root.glob("*.dwl")] == [seg.name]
     assert report.kept == [seg.name]
     (warning,) = report.warnings
@@ -153,9 +155,9 @@ def test_damaged_segment_is_imported_past_the_damage_and_kept(board):
     got = rep_keys(conn)
     assert set(got) < set(expected_rows(sessions))
     # Pulling again adds nothing and deletes nothing; --accept-damaged frees it, said aloud.
-    again = logpull.pull(fake_link(root), conn, now=NOW)
+    again = log_pull.pull(fake_link(root), conn, now=NOW)
     assert again.kept == [seg.name] and again.counts.reps_new == 0
-    freed = logpull.pull(fake_link(root), conn, now=NOW, accept_damaged=True)
+    freed = log_pull.pull(fake_link(root), conn, now=NOW, accept_damaged=True)
     assert freed.deleted == [seg.name] and "freed as asked" in freed.warnings[0]
     assert list(root.glob("*.dwl")) == [] and rep_keys(conn) == got
     raws = list((db.db_path().parent / "raw").rglob(seg.stem + "-*.dwl"))
@@ -169,7 +171,7 @@ def test_a_tail_the_store_did_not_report_is_damage_not_a_torn_write(board):
     seg = sorted(root.glob("*.dwl"))[-1]
     seg.write_bytes(seg.read_bytes()[:-3])
     conn = db.connect()
-    report = logpull.pull(fake_link(root), conn, now=NOW)
+    report = log_pull.pull(fake_link(root), conn, now=NOW)
     assert [p.name for p in root.glob("*.dwl")] == [seg.name]
     assert "did not report one" in report.warnings[0]
     assert "--accept-damaged" in report.warnings[0]
@@ -203,15 +205,15 @@ def test_a_write_the_store_reports_unfinished_is_imported_and_deleted(tmp_path):
     log._f = HalfWrite()
     assert not log.add_rep(*sessions[0][3])
     log.close()
-    ((name, size, _sha, unfinished),) = logstore.segments(str(root))
+    ((name, size, _sha, unfinished),) = loghost.segments(str(root))
     assert 0 < unfinished < size
     conn = db.connect()
-    report = logpull.pull(fake_link(root), conn, now=NOW)
+    report = log_pull.pull(fake_link(root), conn, now=NOW)
     assert report.deleted == [name]
     assert report.warnings == ["the dowel's log was full: 1 reps were not recorded. Pull more "
                                "often."]  # the failed rep, counted as dropped
     assert rep_keys(conn) == expected_rows([sessions[0][:3]])
-    assert logstore._load_state(str(root)).get("unfinished") == []
+    assert logfiles.load_state(str(root)).get("unfinished") == []
 
 
 def test_a_wiped_store_gets_new_session_numbers(tmp_path, board):
@@ -219,26 +221,26 @@ def test_a_wiped_store_gets_new_session_numbers(tmp_path, board):
     collide with (and vanish into) the sessions already imported."""
     root, sessions = board
     conn = db.connect()
-    logpull.pull(fake_link(root), conn, now=NOW)
+    log_pull.pull(fake_link(root), conn, now=NOW)
     shutil.rmtree(root)
     again = random_sessions(random.Random(99), 1, 4)
     write_scenario(root, again)
-    report = logpull.pull(fake_link(root), conn, now=NOW)
+    report = log_pull.pull(fake_link(root), conn, now=NOW)
     assert report.counts.reps_new == 4
     assert rep_keys(conn) == expected_rows(sessions) + expected_rows(again, first_session=4)
     # The device now numbers after the host's sessions, so the numbers line up again.
-    assert logstore._load_state(str(root))["session"] == 5
+    assert logfiles.load_state(str(root))["session"] == 5
 
 
 def test_dropped_reps_are_reported_once(board):
     root, _ = board
-    state = logstore._load_state(str(root))
+    state = logfiles.load_state(str(root))
     state["dropped"] = 7
-    logstore._save_state(str(root), state)
+    logfiles.save_state(str(root), state)
     conn = db.connect()
-    report = logpull.pull(fake_link(root), conn, now=NOW)
+    report = log_pull.pull(fake_link(root), conn, now=NOW)
     assert any("7 reps were not recorded" in w for w in report.warnings)
-    assert logpull.pull(fake_link(root), conn, now=NOW).warnings == []
+    assert log_pull.pull(fake_link(root), conn, now=NOW).warnings == []
 
 
 def test_database_is_owner_only(home):
@@ -248,15 +250,15 @@ def test_database_is_owner_only(home):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-def test_logstore_module_root_is_restored(board):
+def test_the_log_root_is_restored(board):
     # The fake transport points the module at the temp flash only while a call runs.
     root, _ = board
-    logpull.pull(fake_link(root), db.connect(), now=NOW, keep=True)
-    assert logstore.ROOT == "/logs"
+    log_pull.pull(fake_link(root), db.connect(), now=NOW, keep=True)
+    assert logfiles.ROOT == "/logs"
 
 
 def test_old_firmware_without_a_log_names_the_fix(board, monkeypatch):
     root, _ = board
-    monkeypatch.setitem(__import__("sys").modules, "dowel.logstore", None)  # import fails
+    monkeypatch.setitem(__import__("sys").modules, "dowel.loghost", None)  # import fails
     with pytest.raises(DeviceError, match="dowel flash"):
-        logpull.pull(fake_link(root), db.connect(), now=NOW)
+        log_pull.pull(fake_link(root), db.connect(), now=NOW)

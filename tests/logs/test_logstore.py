@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from dowel import logfmt, logstore
+from dowel import logfiles, logfmt, loghost, logread, logstore
 
 from .fakes import FakeRTC, machine_module, random_rep, random_sessions, write_scenario
 
@@ -26,7 +26,7 @@ def all_reps(root: Path) -> list[tuple]:
     """(session, add_rep args) of every rep on the store, decoding each segment on its own."""
     out = []
     for path in segs(root):
-        d = logfmt.decode(path.read_bytes())
+        d = logread.decode(path.read_bytes())
         out += [(r.session.number, r.fields()) for r in d.reps]
     return out
 
@@ -35,7 +35,7 @@ def frame_starts(data: bytes) -> list[int]:
     """Offsets where each frame of a clean segment starts."""
     starts, cut = [], len(data)
     while cut > 0:
-        cut = logfmt.decode(data[: cut - 1]).good_bytes
+        cut = logread.decode(data[: cut - 1]).good_bytes
         starts.append(cut)
     return sorted(starts)
 
@@ -136,7 +136,7 @@ def test_segments_rotate_and_each_decodes_alone(tmp_path):
     assert len(files) > 5
     for path in files:
         assert path.stat().st_size <= 256
-        d = logfmt.decode(path.read_bytes())
+        d = logread.decode(path.read_bytes())
         assert d.error is None and d.segment.number == int(path.stem)
     assert all_reps(root) == expected(sessions)
     # Deleting the first segments (pulled) leaves the rest readable.
@@ -187,7 +187,7 @@ def test_full_flash_stops_logging_and_keeps_every_record(tmp_path):
     assert [p.stat().st_size for p in segs(root)] == sizes  # nothing written, nothing lost
     assert all_reps(root) == written
     log.close()
-    assert logstore.status(str(root))["dropped"] == 6  # the one that hit full + 5
+    assert loghost.status(str(root))["dropped"] == 6  # the one that hit full + 5
     # The host pulls and deletes: logging resumes after the reboot.
     for path in segs(root):
         path.unlink()
@@ -232,7 +232,7 @@ def test_write_failure_seals_the_segment_and_loses_only_that_rep(tmp_path):
 def test_session_numbers_survive_deletion_and_lost_state(tmp_path):
     root = tmp_path / "logs"
     write_scenario(root, [[new_rep()], [new_rep()]])
-    epoch = logstore._load_state(str(root))["epoch"]
+    epoch = logfiles.load_state(str(root))["epoch"]
     for path in segs(root):  # pulled
         path.unlink()
     log = logstore.Log(root=str(root))
@@ -244,7 +244,7 @@ def test_session_numbers_survive_deletion_and_lost_state(tmp_path):
     assert begin(log) == 4
     assert log._st["epoch"] == epoch  # taken back from the segment header
     log.close()
-    assert logstore._load_state(str(root))["session"] == 5
+    assert logfiles.load_state(str(root))["session"] == 5
 
 
 def test_rtc_is_kept_only_after_the_host_set_it(tmp_path, monkeypatch):
@@ -253,40 +253,40 @@ def test_rtc_is_kept_only_after_the_host_set_it(tmp_path, monkeypatch):
     log = logstore.Log(root=root)
     begin(log, rtc=(2025, 6, 1, 6, 10, 0, 0, 0))
     log.close()
-    logstore.set_rtc((2025, 6, 2, 0, 9, 30, 0, 0), root=root)
+    loghost.set_rtc((2025, 6, 2, 0, 9, 30, 0, 0), root=root)
     assert FakeRTC.now[:3] == (2025, 6, 2)
     log = logstore.Log(root=root)
     begin(log, rtc=(2025, 6, 2, 0, 10, 0, 0, 123))  # later: set since power-up
     begin(log, rtc=(2000, 1, 1, 5, 0, 0, 3, 0))  # power was lost: the clock restarted
     log.close()
-    sessions = [s for p in segs(Path(root)) for s in logfmt.decode(p.read_bytes()).sessions]
+    sessions = [s for p in segs(Path(root)) for s in logread.decode(p.read_bytes()).sessions]
     assert [s.rtc for s in sessions] == [None, (2025, 6, 2, 10, 0, 0), None]
 
 
 def test_host_calls(tmp_path, scenario):
     root = tmp_path / "logs"
     write_scenario(root, scenario, segment_bytes=200)
-    listed = logstore.segments(str(root))
+    listed = loghost.segments(str(root))
     assert [n for n, _, _, _ in listed] == [p.name for p in segs(root)]
     for name, size, sha, unfinished in listed:
         assert unfinished == -1
         data = (root / name).read_bytes()
         assert size == len(data) and sha == hashlib.sha256(data).hexdigest()
-        chunk = base64.b64decode(logstore.read(name, 7, 50, str(root)))
+        chunk = base64.b64decode(loghost.read(name, 7, 50, str(root)))
         assert chunk == data[7:57]
-    st = logstore.status(str(root))
+    st = loghost.status(str(root))
     assert st["segments"] == len(listed) and st["bytes"] == sum(s for _, s, _, _ in listed)
     assert st["next_session"] == 3 and not st["full"] and st["format"] == logfmt.FORMAT_VERSION
     first, second = listed[0], listed[1]
-    result = logstore.delete(
+    result = loghost.delete(
         [(first[0], first[2]), (second[0], "0" * 64), ("00000999.dwl", "0" * 64)], str(root)
     )
     assert result == {"deleted": [first[0]], "missing": ["00000999.dwl"],
                       "changed": [second[0]]}
     assert not (root / first[0]).exists() and (root / second[0]).exists()
     with pytest.raises(ValueError):
-        logstore.read("../state0.json", 0, 10, str(root))
-    assert logstore.reserve_sessions(40, str(root)) == 40
+        loghost.read("../state0.json", 0, 10, str(root))
+    assert loghost.reserve_sessions(40, str(root)) == 40
     log = logstore.Log(root=str(root))
     assert begin(log) == 40
     log.close()
@@ -297,8 +297,8 @@ def test_host_calls_detach_the_running_log(tmp_path):
     log = logstore.Log(root=str(root))
     begin(log)
     log.add_rep(*new_rep())
-    for name, _, sha, _ in logstore.segments(str(root)):
-        logstore.delete([(name, sha)], str(root))
+    for name, _, sha, _ in loghost.segments(str(root)):
+        loghost.delete([(name, sha)], str(root))
     assert segs(root) == []
     # The interrupted loop's Log writes nothing more into deleted or new files.
     assert not log.add_rep(*new_rep(1))
@@ -315,7 +315,7 @@ def test_state_survives_a_torn_write_of_either_copy(tmp_path):
         (root / victim).write_text((root / victim).read_text()[:-7])  # power cut mid-write
         log = logstore.Log(root=str(root))
         assert begin(log) == 3
-        assert log._st["epoch"] == logstore._load_state(str(src))["epoch"]
+        assert log._st["epoch"] == logfiles.load_state(str(src))["epoch"]
         log.close()
 
 
@@ -323,7 +323,7 @@ def test_state_write_failure_never_touches_the_good_copy(tmp_path, monkeypatch):
     root = tmp_path / "logs"
     log = logstore.Log(root=str(root))
     begin(log)
-    good = logstore._load_state(str(root))
+    good = logfiles.load_state(str(root))
     real_open = open
 
     def failing_open(path, mode="r", *a, **kw):
@@ -335,7 +335,7 @@ def test_state_write_failure_never_touches_the_good_copy(tmp_path, monkeypatch):
     monkeypatch.setattr("builtins.open", failing_open)
     for _ in range(3):
         with pytest.raises(OSError):
-            logstore._save_state(str(root), dict(log._st))
+            logfiles.save_state(str(root), dict(log._st))
     monkeypatch.undo()
-    assert logstore._load_state(str(root)) == good
+    assert logfiles.load_state(str(root)) == good
     log.close()

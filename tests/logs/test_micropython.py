@@ -1,6 +1,6 @@
-"""logfmt and logstore on the real MicroPython interpreter (the unix port the virtual board
-runs): byte-identical output to CPython, decoding, boot recovery, the host
-calls, and a rep packed with the heap locked."""
+"""logfmt, logread, logstore and loghost on the real MicroPython interpreter (the unix port the
+virtual board runs): byte-identical output to CPython, decoding, boot recovery, the host calls,
+and a rep packed with the heap locked."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import json
 import random
 
 import pytest
-from dowel import logfmt
+from dowel import logfmt, logread
 
 from host_tools.paths import device_dir
 
@@ -31,7 +31,8 @@ def run_mp(code: str, files: dict[str, bytes]) -> str:
 def dowel_files() -> dict[str, bytes]:
     src = device_dir() / "dowel"
     return {f"/lib/dowel/{n}": (src / n).read_bytes()
-            for n in ("__init__.py", "logfmt.py", "loghost.py", "logread.py", "logstore.py")}
+            for n in ("__init__.py", "logfiles.py", "logfmt.py", "loghost.py", "logread.py",
+                      "logstore.py", "running.py")}
 
 
 SESSIONS = random_sessions(random.Random(17), 2, 25) + random_sessions(
@@ -40,7 +41,7 @@ SESSIONS = random_sessions(random.Random(17), 2, 25) + random_sessions(
 PROGRAM = r"""
 import sys, json, os, gc, binascii, micropython
 sys.path.insert(0, "/lib")
-from dowel import logfmt, logstore
+from dowel import logfmt, loghost, logread, logstore
 SESSIONS = json.loads(%(sessions)r)
 DEV = binascii.unhexlify("a4cf12345678")
 root = "/flash/logs"
@@ -54,7 +55,7 @@ for i, reps in enumerate(SESSIONS):
     for rep in reps:
         assert log.add_rep(*rep)
 log.close()
-out = {"segments": {}, "listed": logstore.segments(root)}
+out = {"segments": {}, "listed": loghost.segments(root)}
 for name, size, sha, _u in out["listed"]:
     with open(root + "/" + name, "rb") as f:
         out["segments"][name] = binascii.b2a_base64(f.read()).decode().strip()
@@ -62,7 +63,7 @@ for name, size, sha, _u in out["listed"]:
 reps = []
 for name, size, sha, _u in out["listed"]:
     with open(root + "/" + name, "rb") as f:
-        d = logfmt.decode(f.read())
+        d = logread.decode(f.read())
     assert d.error is None, d.error
     reps += [list(r.fields()) for r in d.reps]
 out["decoded"] = reps
@@ -70,10 +71,10 @@ out["decoded"] = reps
 with open(root + "/" + out["listed"][1][0], "rb") as f:
     dd = bytearray(f.read())
 dd[len(dd) // 2] ^= 0x55
-d = logfmt.decode(bytes(dd))
+d = logread.decode(bytes(dd))
 out["damaged"] = [[list(x) for x in d.skipped], d.unplaced, [list(r.fields()) for r in d.reps]]
 dd[len(dd) // 2] ^= 0x55 ^ 0x04
-d = logfmt.decode(bytes(dd), True, True)
+d = logread.decode(bytes(dd), True, True)
 out["repaired"] = [[list(x) for x in d.repaired], [list(r.fields()) for r in d.reps]]
 # Boot recovery: tear the last record of the last segment.
 name = out["listed"][-1][0]
@@ -86,9 +87,9 @@ out["torn"] = log.torn_bytes
 log.begin_session(DEV, "0.1.0", b"\x01" * 8, "P-0001", None, 99, True)
 log.add_rep(0, 0, 4000, 0, 0, None, None, 700, 1500, 500, 2000)
 log.close()
-out["after"] = [(n, s) for n, s, _, _ in logstore.segments(root)]
-out["read"] = logstore.read(name, 3, 20, root).decode().strip()
-out["delete"] = logstore.delete([(out["listed"][0][0], out["listed"][0][2])], root)
+out["after"] = [(n, s) for n, s, _, _ in loghost.segments(root)]
+out["read"] = loghost.read(name, 3, 20, root).decode().strip()
+out["delete"] = loghost.delete([(out["listed"][0][0], out["listed"][0][2])], root)
 # A rep packed with the heap locked: any allocation would raise MemoryError.
 p = logfmt.RepPacker()
 q = logfmt.RepPacker()
@@ -131,7 +132,7 @@ def test_micropython_writes_the_same_bytes_as_cpython(mp_out, tmp_path):
     assert len(theirs) > 3
     assert theirs == ours
     flat = [tuple(r) for s in SESSIONS for r in s]
-    decoded = [r.fields() for n in sorted(theirs) for r in logfmt.decode(theirs[n]).reps]
+    decoded = [r.fields() for n in sorted(theirs) for r in logread.decode(theirs[n]).reps]
     assert decoded == flat
     assert [tuple(r) for r in mp_out["decoded"]] == flat
 
@@ -159,11 +160,11 @@ def test_packing_a_rep_allocates_nothing_on_micropython(mp_out):
 def test_micropython_resynchronises_and_repairs_like_cpython(mp_out):
     data = bytearray(base64.b64decode(mp_out["segments"][mp_out["listed"][1][0]]))
     data[len(data) // 2] ^= 0x55
-    d = logfmt.decode(bytes(data))
+    d = logread.decode(bytes(data))
     assert d.skipped and mp_out["damaged"] == [
         [list(x) for x in d.skipped], d.unplaced, [list(r.fields()) for r in d.reps]]
     data[len(data) // 2] ^= 0x55 ^ 0x04
-    d = logfmt.decode(bytes(data), repair=True)
+    d = logread.decode(bytes(data), repair=True)
     assert d.repaired and mp_out["repaired"] == [
         [list(x) for x in d.repaired], [list(r.fields()) for r in d.reps]]
 
@@ -171,7 +172,7 @@ def test_micropython_resynchronises_and_repairs_like_cpython(mp_out):
 HEADER_PROGRAM = r"""
 import sys, binascii
 sys.path.insert(0, "/lib")
-from dowel import logfmt, logread, logstore
+from dowel import logfmt, loghost, logread, logstore, running
 DEV = binascii.unhexlify("a4cf12345678")
 out = []
 for battery in (None, 0, 42, 100):
@@ -193,10 +194,10 @@ log = logstore.Log(root="/flash/logs", boot=0x2BAD5EED)
 for battery in (150, -3, 55.9, "x"):
     log.begin_session(DEV, "0.1.0", b"\x01" * 8, "P-0001", None, 10, False, battery_pct=battery)
 log.close()
-name = logstore.segments("/flash/logs")[0][0]
+name = loghost.segments("/flash/logs")[0][0]
 d = logread.decode(open("/flash/logs/" + name, "rb").read())
 out.append([s.battery_pct for s in d.sessions])
-out.append(logstore.session_boot == 0x2BAD5EED)
+out.append(running.session_boot == 0x2BAD5EED)
 print(repr(out))
 """
 

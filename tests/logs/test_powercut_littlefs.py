@@ -39,8 +39,8 @@ for seq in range(1, 100000):
 def board_files() -> dict[str, bytes]:
     import tempfile
 
-    from host_tools.build import board_files as built_files
-    from host_tools.build import compile_device
+    from host_tools.firmware.build import board_files as built_files
+    from host_tools.firmware.build import compile_device
 
     build = Path(tempfile.mkdtemp(prefix="dowel-pc-"))
     compile_device(build)
@@ -60,7 +60,8 @@ def firmware_files():
 def one_trial(tmp_path: Path, files: dict, after_ops: int, torn: bool, name: str):
     import serial
 
-    from host_tools import cli, db
+    from host_tools import cli
+    from host_tools.store import db
     from host_tools.vboard import VirtualBoard, flashimg
 
     image = tmp_path / f"{name}.img"

@@ -1,6 +1,6 @@
 """Dated sessions without a battery-backed clock: the host's estimate of undated sessions
-(`host_tools.session_dates`) against the true times of a simulated week at home, and the clock
-set on every connection (`host_tools.link.Link.open`) through the fake board."""
+(`host_tools.logs.dates`) against the true times of a simulated week at home, and the clock
+set on every connection (`host_tools.board.api.connect`) through the fake board."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from dowel import clock as dclock
-from dowel import logread, logstore
+from dowel import loghost, logread, logstore
 
-from host_tools import db, logdb, logpull
-from host_tools.link import Link
-from host_tools.session_dates import Anchor, Point, estimate
+from host_tools.board import api
+from host_tools.board.link import Link
+from host_tools.logs import pull as log_pull
+from host_tools.logs.dates import Anchor, Point, estimate
+from host_tools.store import db
+from host_tools.store import reps as repstore
 
 from .fakes import FakeRTC, FakeTransport
 
@@ -119,8 +122,8 @@ def test_a_reset_after_the_last_session_leaves_it_placed_not_tied_to_the_pull():
 
 
 def connect(root, now):
-    """Link.open on the fake board (tests/logs/fakes.py): the same code strings a board runs."""
-    return Link.open(
+    """api.connect on the fake board (tests/logs/fakes.py): the same code strings a board runs."""
+    return api.connect(
         "fake",
         sleep=lambda _s: None,
         transport_factory=lambda _p: FakeTransport(root),
@@ -139,7 +142,7 @@ class Transport(FakeTransport):
 def test_every_connection_sets_the_board_clock_and_the_store_knows(tmp_path):
     FakeRTC.now = (2000, 1, 1, 5, 0, 0, 0, 0)  # a board just switched on
     when = datetime(2025, 3, 4, 10, 30, 15, tzinfo=UTC)
-    link = Link.open(
+    link = api.connect(
         "fake",
         sleep=lambda _s: None,
         transport_factory=lambda _p: Transport(tmp_path),
@@ -149,7 +152,7 @@ def test_every_connection_sets_the_board_clock_and_the_store_knows(tmp_path):
     assert link.clock is not None and link.clock.firmware and link.clock_error is None
     assert link.clock.pcf8563 is None  # the fake has no I2C: no PCF8563 fitted
     assert abs(link.clock.host_utc - when) < timedelta(seconds=1)
-    st = logstore.status(str(tmp_path))
+    st = loghost.status(str(tmp_path))
     assert st["rtc_set"] == [2025, 3, 4, 10, 30, 15]  # sessions from now on are dated
     log = logstore.Log(root=str(tmp_path))
     log.begin_session(b"\x01" * 6, "0.1.0", b"h" * 8, "P-1", FakeRTC.now, 5, True, battery_pct=64)
@@ -161,7 +164,7 @@ def test_every_connection_sets_the_board_clock_and_the_store_knows(tmp_path):
 
 def test_a_connection_can_be_opened_without_setting_the_clock(tmp_path):
     FakeRTC.now = (2000, 1, 1, 5, 0, 0, 0, 0)
-    link = Link.open(
+    link = api.connect(
         "fake",
         sleep=lambda _s: None,
         transport_factory=lambda _p: Transport(tmp_path),
@@ -199,9 +202,9 @@ def test_the_pull_keeps_the_ticks_and_dates_the_last_power_on(tmp_path, monkeypa
     pull_at = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
     monkeypatch.setattr(dclock, "_ticks_ms", lambda: int((pull_at - on_at).total_seconds() * 1000))
     conn = db.connect()
-    report = logpull.pull(Link(Transport(flash)), conn, now=pull_at, raw_base=tmp_path / "raw")
+    report = log_pull.pull(Link(Transport(flash)), conn, now=pull_at, raw_base=tmp_path / "raw")
     assert report.estimated == 2 and report.clock.boot == log.boot
-    rows = logdb.session_rows(conn, "P-9")
+    rows = repstore.session_rows(conn, "P-9")
     assert [r["started_utc"] for r in rows] == [t.isoformat() for t in truth]
     assert all(r["started_estimated"] for r in rows)
     assert [r["battery_pct"] for r in rows] == [81, None]
@@ -229,6 +232,6 @@ def test_a_version_2_database_is_migrated_to_3(tmp_path, version):
     assert tuple(row) == (0, None)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION == 3
     # Its undated session gets an estimate (bounded by the pull that imported it).
-    assert logdb.estimate_dates(conn, "d") == 1
+    assert repstore.estimate_dates(conn, "d") == 1
     got = conn.execute("SELECT started_utc, started_estimated FROM sessions").fetchone()
     assert got[1] == 1 and got[0] <= "2025-03-10T09:00:00+00:00"

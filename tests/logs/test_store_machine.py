@@ -10,7 +10,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from dowel import logfmt, logstore
+from dowel import loghost, logread, logstore, running
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -81,7 +81,7 @@ class Store(RuleBasedStateMachine):
         self._reboot()
 
     def _last_frame_len(self, data: bytes) -> int:
-        return len(data) - logfmt.decode(data[:-1], reps=False).good_bytes
+        return len(data) - logread.decode(data[:-1], reps=False).good_bytes
 
     @rule()
     def reboot(self):
@@ -90,7 +90,7 @@ class Store(RuleBasedStateMachine):
 
     def _reboot(self):
         # No close(): power cuts do not close files. The old Log is simply gone.
-        logstore._live = None
+        running.log = None
         self.log = logstore.Log(root=self.root, segment_bytes=200)
         self.session = None
 
@@ -98,20 +98,20 @@ class Store(RuleBasedStateMachine):
     def pull(self, upto):
         """The host pulls some segments (oldest first), imports them, deletes them."""
         self.log.close()
-        listed = logstore.segments(self.root)[: upto]
+        listed = loghost.segments(self.root)[: upto]
         for name, _size, sha, _unfinished in listed:
             data = (Path(self.root) / name).read_bytes()
-            d = logfmt.decode(data)
+            d = logread.decode(data)
             assert d.error is None or d.torn
             self.pulled += [(r.session.number, r.fields()) for r in d.reps]
-            assert logstore.delete([(name, sha)], self.root)["deleted"] == [name]
+            assert loghost.delete([(name, sha)], self.root)["deleted"] == [name]
         self._reboot()
 
     @invariant()
     def nothing_lost_nothing_invented(self):
         on_flash = []
         for path in sorted(Path(self.root).glob("*.dwl")):
-            d = logfmt.decode(path.read_bytes())
+            d = logread.decode(path.read_bytes())
             assert d.error is None or d.torn, d.error
             on_flash += [(r.session.number, r.fields()) for r in d.reps]
         assert self.pulled + on_flash == self.committed

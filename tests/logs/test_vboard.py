@@ -17,11 +17,13 @@ import time
 from pathlib import Path
 
 import pytest
-from dowel import logfmt
+from dowel import logread
 from mpremote.transport import TransportError
 
-from host_tools import cli, db, link
-from host_tools.build import board_files, compile_device
+from host_tools import cli
+from host_tools.board import link
+from host_tools.firmware.build import board_files, compile_device
+from host_tools.store import db
 
 from .fakes import random_sessions, write_scenario
 
@@ -101,7 +103,7 @@ def want(sessions) -> list[tuple]:
 def on_device(image: Path) -> set[tuple]:
     out = set()
     for _, data in sorted(image_segments(image).items()):
-        out |= {(r.session.number, r.seq) for r in logfmt.decode(data).reps}
+        out |= {(r.session.number, r.seq) for r in logread.decode(data).reps}
     return out
 
 

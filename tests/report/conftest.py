@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from host_tools import db
+from host_tools.store import db
 from tests.report.weekdata import build_week
 
 

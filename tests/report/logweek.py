@@ -6,7 +6,7 @@
 
 Unlike `weekdata` (rows written straight into SQLite), every rep here goes through
 `dowel.logstore.Log.begin_session`/`add_rep` with the arguments `dowel.app` passes, on a temp
-dir as flash, and reaches the database through `host_tools.logpull.pull` over the fake link of
+dir as flash, and reaches the database through `host_tools.logs.pull.pull` over the fake link of
 `tests/logs/fakes.py` (the real device code strings run under CPython).
 
 Patient P-0007, prescription 3x10/day, one dowel, Mon 3 to Sun 9 March 2025 (UTC):
@@ -17,7 +17,7 @@ Patient P-0007, prescription 3x10/day, one dowel, Mon 3 to Sun 9 March 2025 (UTC
 - Sat 8: 2 sessions, then the battery ran flat: after it the clock reads 2000-01-01, so the
   third session (5 minutes after it was switched back on) is undated; the dowel then stays on
   until the final pull, which reads its ticks and so dates that session exactly (estimated,
-  `host_tools.session_dates`); Sun 9: none;
+  `host_tools.logs.dates`); Sun 9: none;
 - Mon 10, 08:00: the final pull.
 Reps are clean or lose each point first (some lose a second point later), with known depths,
 loss pitches (one while still standing, below 0) and tempo; a few are long enough or far enough
@@ -36,7 +36,7 @@ from dowel import config as dconfig
 from dowel import logstore
 from dowel.version import FIRMWARE
 
-from host_tools import logpull
+from host_tools.logs import pull as log_pull
 from tests.logs.fakes import fake_link
 
 UTC = timezone.utc
@@ -79,7 +79,7 @@ class Session:
 @dataclass
 class Week:
     sessions: list[Session]
-    pulls: list[logpull.PullReport] = field(default_factory=list)
+    pulls: list[log_pull.PullReport] = field(default_factory=list)
 
     @property
     def dated(self) -> list[Session]:
@@ -195,7 +195,7 @@ def live_week(week: Week, flash: Path, conn, segment_bytes: int = logstore.SEGME
     flash.parent.mkdir(parents=True, exist_ok=True)  # the board's "/": it always exists
 
     def pull(now: datetime) -> None:
-        week.pulls.append(logpull.pull(fake_link(flash), conn, now=now, raw_base=raw))
+        week.pulls.append(log_pull.pull(fake_link(flash), conn, now=now, raw_base=raw))
 
     pull(VISIT)  # at the visit: sets the RTC, so the week's sessions are dated
     log = None

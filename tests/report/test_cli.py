@@ -10,7 +10,7 @@ import pytest
 
 from host_tools import cli
 from host_tools.errors import UsageError
-from host_tools.report.patients import parse_prescription
+from host_tools.store.patients import parse_prescription
 
 
 def test_patients_json_lists_everyone_with_last_session(week, capsys):

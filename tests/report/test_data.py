@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from host_tools import db
 from host_tools.errors import DowelError
 from host_tools.report.data import POINTS, Spread, halves, load_report_data
+from host_tools.store import db
 from tests.report.weekdata import END, SKIPPED, START, Session, _insert_session, _make_reps
 
 UTC = timezone.utc

@@ -15,7 +15,7 @@ from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
 from host_tools.errors import DowelError
-from host_tools.fhir import CODE_SYSTEM, CODES, session_bundle, subject_reference
+from host_tools.report.fhir import CODE_SYSTEM, CODES, session_bundle, subject_reference
 from tests.report.fhir_rules import check_bundle
 
 NOW = datetime(2025, 3, 17, 9, 0, tzinfo=timezone.utc)

@@ -1,5 +1,5 @@
 """The report and the FHIR export from stored device logs: a week written by the firmware's own
-log store (`dowel.logstore`), pulled by the host's importer (`logpull.pull` over the fake link),
+log store (`dowel.logstore`), pulled by the host's importer (`host_tools.logs.pull.pull` over the fake link),
 then checked against what was written (expected figures from `logweek`'s Python lists, never
 from the database). Run with the firmware's segment size and with tiny segments, so sessions
 also continue across segment files."""
@@ -12,15 +12,15 @@ import statistics
 from datetime import date, timedelta, timezone
 
 import pytest
-from dowel import logfmt, logstore
+from dowel import logread, logstore
 
-from host_tools import db
-from host_tools.fhir import CODE_SYSTEM, CODES, session_bundle
 from host_tools.report import write_report
 from host_tools.report.data import load_report_data
+from host_tools.report.fhir import CODE_SYSTEM, CODES, session_bundle
 from host_tools.report.figures import adherence_figure, depth_figure, outcomes_figure
-from host_tools.report.patients import set_prescription
 from host_tools.report.summary import summarize
+from host_tools.store import db
+from host_tools.store.patients import set_prescription
 from tests.report.fhir_rules import check_bundle
 from tests.report.logweek import (
     DEVICE_HEX,
@@ -122,7 +122,7 @@ def test_every_written_rep_and_session_was_pulled(pulled):
     # Session numbers as the dowel gave them (never reused), so the keys below are the logs'.
     assert [s.number for s in week.sessions] == list(range(1, 14))
     raws = sorted((flash.parent / "raw").rglob("*.dwl"))
-    continued = [s for p in raws for s in logfmt.decode(p.read_bytes()).sessions if s.continued]
+    continued = [s for p in raws for s in logread.decode(p.read_bytes()).sessions if s.continued]
     if segment_bytes < 1000:
         assert len(raws) > 5 and continued  # sessions ran across segment files
     else:

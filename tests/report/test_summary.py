@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timedelta, timezone
 
-from host_tools import db
 from host_tools.report.data import load_report_data
-from host_tools.report.patients import set_prescription
 from host_tools.report.summary import summarize
+from host_tools.store import db
+from host_tools.store.patients import set_prescription
 
 UTC = timezone.utc
 

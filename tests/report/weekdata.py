@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from dowel import config as dconfig
 
-from host_tools import calibration as cal
+from host_tools.calibrate import rule as cal
 
 START = date(2025, 3, 3)
 DAYS = 14

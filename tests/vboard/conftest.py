@@ -84,9 +84,9 @@ def calibrated_config(build: str | dict = "average", patient: str = "P-FW") -> s
     build's name, or a rendered timeline's `truth["build"]`)."""
     import json
 
-    from dowel import config
+    from dowel import config, points
 
-    from host_tools.calibration import Stats, propose
+    from host_tools.calibrate.rule import Stats, propose
     from host_tools.sim import render
 
     if isinstance(build, dict):
@@ -99,7 +99,7 @@ def calibrated_config(build: str | dict = "average", patient: str = "P-FW") -> s
     assert proposal.ok
     cfg = config.defaults()
     cfg["patient"] = patient
-    for name, s in zip(config.SENSOR_NAMES, proposal.sensors, strict=True):
+    for name, s in zip(points.NAMES, proposal.sensors, strict=True):
         cfg["sensors"][name].update(on=s.on, off=s.off, level=s.contact.level)
     return json.dumps(cfg)
 

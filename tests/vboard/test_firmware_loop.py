@@ -18,8 +18,8 @@ LOSS_LATENCY_MS = (100, 400)  # loss_ms (120) after the force crosses off, withi
 
 def test_firmware_beeps_once_per_true_loss_and_never_for_wobble(board):
 
-    from host_tools.deploy import deploy
-    from host_tools.link import Link
+    from host_tools.board.link import Link
+    from host_tools.firmware.deploy import deploy
     from host_tools.sim import load_scenario, render
 
     scenario = load_scenario("quick")
@@ -38,7 +38,7 @@ def test_firmware_beeps_once_per_true_loss_and_never_for_wobble(board):
     while board.elapsed_ms() < played.duration_ms + 300:
         time.sleep(0.2)
     # Interrupt it the way a developer would: the real mpremote (Ctrl-C, raw REPL).
-    code = "import dowel.app as a; print('reps', a.current.engine.reps.seq)"
+    code = "import dowel.running as r; print('reps', r.app.engine.reps.seq)"
     out = mpremote(board.port, "resume", "exec", code)  # resume: no soft reset first
     assert out.stdout.split() == ["reps", "2"]  # the loop ran all three reps (0..2)
 
@@ -55,8 +55,8 @@ def test_firmware_beeps_once_per_true_loss_and_never_for_wobble(board):
 def test_watchdog_is_fed_between_mpremote_commands_after_the_firmware_ran(board):
     """The ESP32's watchdog outlives a soft reset and every mpremote command soft-resets:
     `/boot.py` keeps it fed while no loop runs, so the board does not reset under a developer."""
-    from host_tools.deploy import deploy
-    from host_tools.link import Link
+    from host_tools.board.link import Link
+    from host_tools.firmware.deploy import deploy
 
     link = Link.open(board.port)
     try:

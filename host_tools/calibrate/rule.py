@@ -6,8 +6,8 @@
     if proposal.ok:
         cfg = apply(cfg, proposal, "P-0001")  # validated by dowel.config, ready to write
 
-Pure: no device, no clock, no terminal. `dowel calibrate` (host_tools.commands.calibrate)
-streams the samples and writes the result; the tests drive these functions directly.
+Pure: no device, no clock, no terminal. The session (host_tools.calibrate.session) streams
+the samples and writes the result; the tests drive these functions directly.
 
 The threshold rule (README, "Calibration rule"), with zero level Z and contact level C the
 medians of the released and neutral-hold readings and R = C - Z:
@@ -29,14 +29,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from dowel import config as dconfig
+from dowel import points
 from dowel.contact import LOST, Contact
 
-SENSORS = dconfig.SENSOR_NAMES
-# How the PT calls each point (messages name the point, not a GPIO).
-POINTS = {
-    "head": "head (back of the head)",
-    "midback": "mid-back (between the shoulder blades)",
-    "sacrum": "sacrum (base of the spine)",
+SENSORS = points.NAMES
+# How messages name each point for the PT: "mid-back (between the shoulder blades)", never a GPIO.
+SAY = {
+    name: f"{label} ({where})"
+    for name, label, where in zip(points.NAMES, points.LABELS, points.WHERE, strict=True)
 }
 
 FULL_SCALE = 65535
@@ -135,7 +135,7 @@ def summarize(readings: Sequence[Sequence[int]]) -> tuple[Stats, Stats, Stats]:
 
 def thresholds(zero: Stats, contact: Stats, name: str = "head") -> SensorResult:
     """Apply the rule to one sensor: thresholds, or a problem naming the point and the fix."""
-    point = POINTS[name]
+    point = SAY[name]
     z, c = zero.level, contact.level
     span = c - z
 
@@ -232,44 +232,3 @@ class LiveCheck:
 
     def touching(self, i: int) -> bool:
         return self.contacts[i].touching
-
-
-def check_losses(
-    samples: Sequence[tuple[int, Sequence[int]]],
-    sensors: Sequence[tuple[int, int]],
-    loss_ms: int,
-    regain_ms: int,
-) -> list[Loss]:
-    """Replay (t_ms, readings) through the firmware's debounce with (on, off) per sensor;
-    return every LOST it fires: what the dowel would beep on for the same trace."""
-    check = LiveCheck(sensors, loss_ms, regain_ms)
-    for t_ms, readings in samples:
-        check.feed(t_ms, readings)
-    return check.losses
-
-
-@dataclass(frozen=True)
-class DriftFinding:
-    sensor: str
-    calibrated: int
-    current: int
-
-    def message(self) -> str:
-        pct = 100 * (self.current - self.calibrated) / self.calibrated
-        return (
-            f"{POINTS[self.sensor]}: contact level moved {pct:+.0f}% since calibration "
-            f"({self.calibrated} -> {self.current} counts)"
-        )
-
-
-def drift_findings(report: dict | None, cfg: dict) -> list[DriftFinding]:
-    """Sensors the device says have drifted, against the levels of the config it runs now.
-    A report taken against other levels (an older calibration) says nothing about this one."""
-    if not report or not report.get("moved"):
-        return []
-    findings = []
-    for i, name in enumerate(SENSORS):
-        level = cfg["sensors"][name]["level"]
-        if report["moved"] & (1 << i) and level and report["levels"][i] == level:
-            findings.append(DriftFinding(name, level, report["current"][i]))
-    return findings

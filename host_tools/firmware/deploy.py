@@ -1,10 +1,10 @@
 """Put the firmware on a board (real or virtual) through its `Link`: what `dowel flash` and
 `dowel demo` both do.
 
-    with Link.open(port) as link:
+    with api.connect(port) as link:
         result = deploy(link)        # DeployResult(uploaded=[...], skipped=[...], removed=[...])
 
-Steps: compile `device/` (host_tools.build); ask the board, in one exec, which MicroPython it
+Steps: compile `device/` (host_tools.firmware.build); ask the board, in one exec, which MicroPython it
 runs and the sha256 of each file it holds; upload only the files whose hash differs, each to a
 temporary name that is hashed on the board and only then renamed over the old file (a cut
 cable never leaves half a module in place; a mismatch is retried once, then it is a
@@ -27,8 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from host_tools.build import board_files, compile_device, default_build_dir
+from host_tools.board import api
 from host_tools.errors import DeviceError
+from host_tools.firmware.build import board_files, compile_device, default_build_dir
 
 MANIFEST = "/dowel/manifest.json"
 PACKAGE_DIR = "/dowel"
@@ -229,13 +230,6 @@ def _upload(board: Board, path: str, data: bytes, say: Callable[[str], None]) ->
     )
 
 
-def query_version(link) -> tuple:
-    answer = link.call("dowel.info", "version")
-    if not isinstance(answer, tuple) or not answer:
-        raise DeviceError(f"dowel.info.version() answered {answer!r}; run `dowel flash` again")
-    return answer
-
-
 def deploy(
     link,
     build_dir: Path | None = None,
@@ -245,7 +239,7 @@ def deploy(
 ) -> DeployResult:
     """Compile `src` (default `device/`), hash-diff upload, verify each file, write the
     manifest, soft-reset, check the version. `say` gets one line per action."""
-    from dowel.version import FIRMWARE
+    from dowel.version import FIRMWARE, PROTOCOL
 
     if build_dir is None:
         # A private folder per run: two `dowel` commands (or a test run and the demo) building
@@ -308,11 +302,11 @@ def deploy(
     result.skipped = [p for p in files if p not in result.uploaded]
 
     board.soft_reset()
-    answer = query_version(link)
-    result.firmware = str(answer[0])
-    if answer[0] != FIRMWARE:
+    answer = api.version(link)
+    result.firmware = answer.firmware
+    if answer.firmware != FIRMWARE or answer.protocol != PROTOCOL:
         raise DeviceError(
-            f"after the upload the board answers firmware {answer[0]}, expected {FIRMWARE}: "
-            "run `dowel flash` again"
+            f"after the upload the board answers firmware {answer.firmware} (protocol "
+            f"{answer.protocol}), expected {FIRMWARE} ({PROTOCOL}): run `dowel flash` again"
         )
     return result

@@ -1,7 +1,7 @@
 """Pull the rep log off a dowel: read every segment, verify it, keep a raw copy, import it, and
 only then let the device delete it.
 
-    with Link.open(port) as link, db.connect() as conn:
+    with api.connect(port) as link, db.connect() as conn:
         report = pull(link, conn, keep=False, progress=bar.advance)
 
 Order per segment (an unplugged cable at any step loses nothing):
@@ -18,10 +18,10 @@ Order per segment (an unplugged cable at any step loses nothing):
    the PT has checked) imports what can be read, keeps the raw copy and frees the dowel.
 
 Before anything else the device's RTC is set from the host clock (UTC), so the sessions that
-follow are dated (`Link.open` does it on every connection; a link made otherwise gets it
+follow are dated (`api.connect` does it on every connection; a link made otherwise gets it
 here). The board's ticks at that moment are kept (`clock_reads`), and after the import every
 session the dowel could not date (its clock had lost power) gets an estimated start from them
-(`logdb.estimate_dates`, `host_tools.session_dates`). The segment being written when the loop
+(`repstore.estimate_dates`, `host_tools.logs.dates`). The segment being written when the loop
 stopped is pulled like any other: the loop is stopped during a pull, and the device starts a
 new segment after it.
 """
@@ -37,12 +37,12 @@ from pathlib import Path
 
 from dowel import logread
 
-from host_tools import logdb
+from host_tools.board import api
+from host_tools.board.api import ClockSync
 from host_tools.errors import DeviceError
-from host_tools.link import ClockSync, rtc_tuple, sync_clock  # noqa: F401 - rtc_tuple: was here
 from host_tools.paths import data_dir
+from host_tools.store import reps as repstore
 
-MODULE = "dowel.logstore"
 CHUNK = 3072  # bytes per read call: 4 KB of base64, small next to the ESP32's free heap
 
 
@@ -58,7 +58,7 @@ class SegmentInfo:
 class PullReport:
     segments: int = 0
     payload_bytes: int = 0
-    counts: logdb.ImportCounts = field(default_factory=logdb.ImportCounts)
+    counts: repstore.ImportCounts = field(default_factory=repstore.ImportCounts)
     deleted: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -95,7 +95,7 @@ def read_segment(link, seg: SegmentInfo, progress: Callable[[int], None] | None 
     out = bytearray()
     while len(out) < seg.size:
         n = min(CHUNK, seg.size - len(out))
-        chunk = base64.b64decode(link.call(MODULE, "read", seg.name, len(out), n))
+        chunk = base64.b64decode(api.log_read(link, seg.name, len(out), n))
         if len(chunk) != n:
             raise DeviceError(
                 f"segment {seg.name} changed size while being read; run `dowel logs pull` again"
@@ -109,9 +109,7 @@ def read_segment(link, seg: SegmentInfo, progress: Callable[[int], None] | None 
 def set_clock(link, now: datetime | None = None) -> ClockSync:
     """Set the board's RTC (and a fitted PCF8563) from the host clock, so the sessions it logs
     from now on are dated; keep what the board said on the link (`link.clock`)."""
-    clock = sync_clock(link, (lambda: now) if now else None)
-    link.clock = clock
-    return clock
+    return api.sync_clock(link, (lambda: now) if now else None)
 
 
 def pull(
@@ -127,26 +125,16 @@ def pull(
 ) -> PullReport:
     """Pull, verify, import and (unless `keep`) delete every segment whose bytes are all
     accounted for (or, with `accept_damaged`, every one imported as far as it reads). Device
-    errors (a lost link) propagate as DeviceError, a reused key as logdb.ImportConflict;
+    errors (a lost link) propagate as DeviceError, a reused key as repstore.ImportConflict;
     whatever was imported before stays imported."""
     now = now or datetime.now(timezone.utc)
     base = raw_base or raw_dir()
     report = PullReport()
-    try:
-        # A link from `Link.open` has just set it; set it here otherwise (and when that failed).
-        clock = getattr(link, "clock", None) or set_clock(link, now)
-        report.clock = clock
-        report.status = link.call(MODULE, "status")
-    except DeviceError as exc:
-        text = str(exc)
-        if "logstore" in text and ("ImportError" in text or "ModuleNotFound" in text or
-                                   "no module named" in text.lower()):
-            raise DeviceError(
-                "the firmware on the dowel has no rep log (dowel.logstore): install the current "
-                "firmware with `dowel flash`"
-            ) from None
-        raise
-    segs = [SegmentInfo(*s) for s in link.call(MODULE, "segments", timeout=60)]
+    # A link from `api.connect` has just set it; set it here otherwise (and when that failed).
+    clock = getattr(link, "clock", None) or set_clock(link, now)
+    report.clock = clock
+    report.status = api.log_status(link)
+    segs = [SegmentInfo(*s) for s in api.log_segments(link)]
     if on_total:
         on_total(sum(s.size for s in segs))
     devices: set[str] = set()
@@ -173,7 +161,7 @@ def pull(
         path = save_raw(base, epoch, seg, data)
         if decoded.segment is not None:
             report.counts.add(
-                logdb.import_segment(conn, decoded, sha256=seg.sha256, size=seg.size,
+                repstore.import_segment(conn, decoded, sha256=seg.sha256, size=seg.size,
                                      raw_path=str(path), now=now)
             )
             devices.update(s.device_id.hex() for s in decoded.sessions)
@@ -194,21 +182,21 @@ def pull(
         if keep:
             report.kept.append(seg.name)
             continue
-        result = link.call(MODULE, "delete", [(seg.name, seg.sha256)])
+        result = api.log_delete(link, [(seg.name, seg.sha256)])
         report.deleted.extend(result["deleted"] + result["missing"])
         if result["changed"]:
             report.kept.extend(result["changed"])
             report.warnings.append(f"segment {seg.name} changed on the dowel: kept")
     _renumber(link, conn, devices, report.status.get("next_session") or 0)
     for device in sorted(devices):
-        logdb.record_clock_read(conn, device, clock)
-        report.estimated += logdb.estimate_dates(conn, device)
+        repstore.record_clock_read(conn, device, clock)
+        report.estimated += repstore.estimate_dates(conn, device)
     dropped = report.status.get("dropped") or 0
     if dropped:
         report.warnings.append(
             f"the dowel's log was full: {dropped} reps were not recorded. Pull more often."
         )
-        link.call(MODULE, "ack_dropped", dropped)
+        api.log_ack_dropped(link, dropped)
     return report
 
 
@@ -248,6 +236,6 @@ def _renumber(link, conn, devices: set[str], next_session: int) -> None:
     its sessions keep their own numbers from now on."""
     if not devices:
         return
-    highest = max(logdb.max_session(conn, d) for d in devices)
+    highest = max(repstore.max_session(conn, d) for d in devices)
     if next_session <= highest:
-        link.call(MODULE, "reserve_sessions", highest + 1)
+        api.log_reserve_sessions(link, highest + 1)

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from host_tools.deploy import SUPPORTED_MICROPYTHON, SUPPORTED_TEXT
 from host_tools.errors import DeviceError, UsageError
+from host_tools.firmware.deploy import SUPPORTED_MICROPYTHON, SUPPORTED_TEXT
 
 ESP32_IMAGE_ADDR = 0x1000  # ESP32 (not S2/S3/C3): the bootloader lives at 0x1000
 PARTITION_TABLE_OFFSET = 0x8000 - ESP32_IMAGE_ADDR  # in the file: 0x7000
@@ -141,7 +141,7 @@ def _serial_hint(port: str, exc: Exception, default: str) -> str:
     port is busy or doesn't exist."), without the errno: the port is then probed once."""
     import errno
 
-    from host_tools.ports import open_failure_hint
+    from host_tools.board.ports import open_failure_hint
 
     code = getattr(exc, "errno", None)
     if code in (errno.EACCES, errno.EPERM, errno.EBUSY, errno.ENOENT):

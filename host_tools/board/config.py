@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from host_tools.board import api
 from host_tools.errors import DeviceError
 
 FIX = (
@@ -21,8 +22,7 @@ FIX = (
 
 def read(link) -> tuple[dict, str | None]:
     """The config the board runs and, when it refused its file, why (else None)."""
-    cfg, reason = link.call("dowel.config", "read")
-    return cfg, reason
+    return api.read_config(link)
 
 
 def rejection_note(reason: str) -> str:
@@ -49,11 +49,11 @@ def show_last_fault(link, say: Callable[[str], None] = print) -> str | None:
     """The fault that last stopped the dowel's loop (`dowel.fault`, one line on its flash),
     said once and then cleared on the board; None when there was none."""
     try:
-        fault = link.call("dowel.fault", "last")
+        fault = api.last_fault(link)
         if fault:
-            link.call("dowel.fault", "clear")
+            api.clear_fault(link)
     except DeviceError:
-        return None  # firmware from before dowel.fault: nothing to show
+        return None  # the config note above already said what is wrong with the board
     if fault:
         kind = "its boot failed and it waited for the host" if fault.startswith("boot") else (
             "it reset itself and went on"

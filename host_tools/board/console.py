@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dowel.pinmap import SENSORS
+from dowel.points import NAMES
 
 PREFIX = "@dowel "
 
@@ -24,7 +24,7 @@ class ConsoleEvent:
         """The point names of a bit-mask field (bit 0 head, 1 mid-back, 2 sacrum)."""
         mask = self.fields.get(key, 0)
         return [
-            name for bit, name in enumerate(SENSORS) if isinstance(mask, int) and mask >> bit & 1
+            name for bit, name in enumerate(NAMES) if isinstance(mask, int) and mask >> bit & 1
         ]
 
 

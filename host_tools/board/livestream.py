@@ -1,6 +1,6 @@
 """Live readings from the board: runs `dowel.stream.run` over the raw REPL and parses its lines.
 
-    with Link.open(port) as link:
+    with api.connect(port) as link:
         samples = stream(link, 2000, on_sample=lambda s: print(s.counts))
         # -> dowel.stream.run(500, 10, 0), then run(500, 10, 1) x 3: one schedule, t from 0
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from host_tools.board import api
 from host_tools.errors import DeviceError
 
 DEFAULT_PERIOD_MS = 10  # 100 Hz: twice the 50 Hz floor, a quarter of the UART's bandwidth
@@ -98,10 +99,7 @@ def _stream_call(link, duration_ms, period_ms, resume, on_sample) -> list[Sample
     from mpremote.transport import TransportError
 
     parser = StreamParser(on_sample)
-    code = (
-        "import dowel.stream as _s\n"
-        f"_s.run({int(duration_ms)}, {int(period_ms)}, {1 if resume else 0})"
-    )
+    code = api.stream_code(link, duration_ms, period_ms, resume)
     try:
         link.transport.exec_raw_no_follow(code)
         # The timeout is between characters: a board silent this long is gone.
@@ -111,11 +109,10 @@ def _stream_call(link, duration_ms, period_ms, resume, on_sample) -> list[Sample
             f"lost the live readings from the board on {link.port}: {exc}. Check the USB cable."
         ) from None
     if err:
-        raise DeviceError(
-            "the board could not stream its readings: "
-            f"{err.decode(errors='replace').strip()}. Is the dowel firmware installed? "
-            "Run `dowel flash`."
-        )
+        text = err.decode(errors="replace").strip()
+        if api.firmware_missing(text):
+            raise api.missing_error(link, "dowel.stream")
+        raise DeviceError(f"the board could not stream its readings: {text}")
     if not parser.ended or parser.reported_count != len(parser.samples):
         raise DeviceError(
             f"the live readings from the board on {link.port} were cut short "

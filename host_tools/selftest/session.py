@@ -30,10 +30,10 @@ from dowel.pinmap import (
     LED_PIN,
     MPU6050_ADDR,
     SENSOR_PINS,
-    SENSORS,
 )
+from dowel.points import LABELS, NAMES, WHERE
 
-from host_tools.errors import DeviceError
+from host_tools.board import api
 
 PASS, WARN, FAIL, SKIP = "PASS", "WARN", "FAIL", "SKIP"
 
@@ -63,13 +63,6 @@ CUE_WORDS = {
     "LOW_BATTERY_CUE": "battery low: three slow falling notes",
 }
 
-PAD_WHERE = {
-    "head": "back of the head",
-    "midback": "between the shoulder blades",
-    "sacrum": "sacrum, the bottom one",
-}
-
-
 @dataclass(frozen=True)
 class Check:
     item: str
@@ -80,7 +73,7 @@ class Check:
 
 @dataclass(frozen=True)
 class Press:
-    sensor: int  # index into SENSORS of the pin that rose
+    sensor: int  # index into NAMES of the pin that rose
     peak: int  # highest reading during the press, counts
 
 
@@ -91,17 +84,17 @@ class Ui(Protocol):
 
 
 def label(i: int) -> str:
-    return f"{SENSORS[i]} FSR (GPIO{SENSOR_PINS[i]})"
+    return f"{NAMES[i]} FSR (GPIO{SENSOR_PINS[i]})"
 
 
 def judge_rest(lo: tuple, hi: tuple) -> list[Check]:
     """Untouched pads: each should read near zero and hold still."""
     checks = []
-    for i in range(len(SENSORS)):
+    for i in range(len(NAMES)):
         if hi[i] > REST_MAX_COUNTS:
             checks.append(Check(
                 f"{label(i)} at rest", FAIL, f"reads up to {hi[i]} untouched",
-                f"take the pressure off the {SENSORS[i]} pad (strap too tight?); if it stays "
+                f"take the pressure off the {NAMES[i]} pad (strap too tight?); if it stays "
                 f"high, the FSR and its 1.2 kOhm resistor are swapped or GPIO{SENSOR_PINS[i]} "
                 "touches 3V3",
             ))
@@ -118,12 +111,12 @@ def judge_rest(lo: tuple, hi: tuple) -> list[Check]:
 def pad_to_pin(presses: list[Press | None]) -> dict[int, int | None]:
     """Which pin rose for each pad, from the order of rises. Pads whose pin never rose -> None.
 
-    The pads were pressed in SENSORS order. Pins that never rose are left out of that order,
+    The pads were pressed in NAMES order. Pins that never rose are left out of that order,
     so [None, midback, sacrum] and [midback, sacrum, None] both mean: head dead, rest fine.
     """
     order = list(dict.fromkeys(p.sensor for p in presses if p is not None))
-    dead = [i for i in range(len(SENSORS)) if i not in order]
-    live = [i for i in range(len(SENSORS)) if i not in dead]
+    dead = [i for i in range(len(NAMES)) if i not in order]
+    live = [i for i in range(len(NAMES)) if i not in dead]
     mapping: dict[int, int | None] = {i: None for i in dead}
     mapping.update(zip(live, order, strict=True))
     return mapping
@@ -142,21 +135,21 @@ def judge_presses(presses: list[Press | None]) -> list[Check]:
         if pin is None:
             checks.append(Check(
                 item, FAIL, "no reading rose",
-                f"the {SENSORS[pad]} FSR looks disconnected: check both of its wires and its "
+                f"the {NAMES[pad]} FSR looks disconnected: check both of its wires and its "
                 f"joint to GPIO{SENSOR_PINS[pad]} and the 1.2 kOhm resistor",
             ))
         elif pin != pad:
             back = mapping.get(pin) == pad
             fix = (
-                f"{SENSORS[pad]} and {SENSORS[pin]} are swapped: move the {SENSORS[pad]} FSR's "
-                f"wire to GPIO{SENSOR_PINS[pad]} and the {SENSORS[pin]} FSR's to "
+                f"{NAMES[pad]} and {NAMES[pin]} are swapped: move the {NAMES[pad]} FSR's "
+                f"wire to GPIO{SENSOR_PINS[pad]} and the {NAMES[pin]} FSR's to "
                 f"GPIO{SENSOR_PINS[pin]} (or swap the two pads on the dowel)"
                 if back else
-                f"the {SENSORS[pad]} FSR is wired to GPIO{SENSOR_PINS[pin]}: move it to "
+                f"the {NAMES[pad]} FSR is wired to GPIO{SENSOR_PINS[pin]}: move it to "
                 f"GPIO{SENSOR_PINS[pad]}"
             )
             checks.append(Check(
-                item, FAIL, f"{SENSORS[pin]} (GPIO{SENSOR_PINS[pin]}) rose instead", fix,
+                item, FAIL, f"{NAMES[pin]} (GPIO{SENSOR_PINS[pin]}) rose instead", fix,
             ))
         elif peaks[pin] >= SATURATED_COUNTS:
             checks.append(Check(
@@ -236,27 +229,16 @@ def judge_tilt(change_ddeg: int | None) -> Check:
     return Check("tilt", PASS, f"pitch changed {abs(change_ddeg) / 10:.0f} deg")
 
 
-def _call(link, fn: str, *args):
-    try:
-        return link.call("dowel.selftest", fn, *args, timeout=15)
-    except DeviceError as exc:
-        if "ImportError" in str(exc):
-            raise DeviceError(
-                "the board's firmware has no self-test: install this version with `dowel flash`"
-            ) from None
-        raise
-
-
 def wait_press(link, rest_hi: tuple, timeout_s: float, clock: Callable[[], float]) -> Press | None:
     """Poll until a pin rises RISE_MIN above its rest maximum, then follow it until release."""
     deadline = clock() + timeout_s
     pressed = None
     peak = 0
     while clock() < deadline:
-        _lo, hi = _call(link, "window", POLL_MS)
-        rises = [hi[i] - rest_hi[i] for i in range(len(SENSORS))]
+        _lo, hi = api.fsr_window(link, POLL_MS)
+        rises = [hi[i] - rest_hi[i] for i in range(len(NAMES))]
         if pressed is None:
-            best = max(range(len(SENSORS)), key=lambda i: rises[i])
+            best = max(range(len(NAMES)), key=lambda i: rises[i])
             if rises[best] >= RISE_MIN_COUNTS:
                 pressed = best
                 peak = hi[best]
@@ -272,7 +254,7 @@ def wait_tilt(link, start_ddeg: int, timeout_s: float, clock: Callable[[], float
     deadline = clock() + timeout_s
     biggest = 0
     while clock() < deadline:
-        _present, pitch, _g = _call(link, "imu")
+        _present, pitch, _g = api.imu_reading(link)
         change = pitch - start_ddeg
         if abs(change) > abs(biggest):
             biggest = change
@@ -292,18 +274,19 @@ def run_selftest(
     """The guided self-test; returns the checks in the order they ran."""
     from dowel.version import FIRMWARE
 
-    version = link.call("dowel.info", "version")
-    checks = [Check("firmware", PASS if version[0] == FIRMWARE else WARN, f"dowel {version[0]}",
-                    "" if version[0] == FIRMWARE else f"host tools expect {FIRMWARE}: `dowel "
+    board = api.check_firmware(link)
+    checks = [Check("firmware", PASS if board.firmware == FIRMWARE else WARN,
+                    f"dowel {board.firmware}",
+                    "" if board.firmware == FIRMWARE else f"host tools expect {FIRMWARE}: `dowel "
                     "flash`")]
 
     ui.say("Lay the dowel down and keep your hands off the three pads.")
-    lo, hi = _call(link, "window", REST_MS)
+    lo, hi = api.fsr_window(link, REST_MS)
     checks += judge_rest(lo, hi)
 
     presses: list[Press | None] = []
-    for name in SENSORS:
-        ui.say(f"Press the {name.upper()} pad ({PAD_WHERE[name]}) firmly, then let go.")
+    for label, where in zip(LABELS, WHERE, strict=True):
+        ui.say(f"Press the {label.upper()} pad ({where}) firmly, then let go.")
         press = wait_press(link, hi, timeout_s, clock)
         if press is None:
             ui.say(f"  nothing rose within {timeout_s:g} s; moving on")
@@ -311,7 +294,7 @@ def run_selftest(
     checks += judge_presses(presses)
 
     ui.say("Listen: the buzzer beeps now.")
-    _call(link, "beep", BEEP_HZ, BEEP_MS)
+    api.beep(link, BEEP_HZ, BEEP_MS)
     heard = None if yes else ui.confirm("Did you hear a beep?")
     checks.append(judge_answer(
         f"buzzer (GPIO{BUZZER_PIN})", heard, f"{BEEP_HZ} Hz for {BEEP_MS} ms",
@@ -322,26 +305,26 @@ def run_selftest(
     ui.say("Listen: each cue the dowel makes, one after the other.")
     for name in cues.NAMES:
         ui.say(f"  {CUE_WORDS[name]}")
-        _call(link, "cue", name, CUE_GAP_MS)
+        api.play_cue(link, name, CUE_GAP_MS)
     apart = None if yes else ui.confirm(
         "Could you hear every cue, and tell the head, mid-back and sacrum ones apart?")
     checks.append(judge_cues(apart))
 
-    _call(link, "led", True)
+    api.set_led(link, True)
     try:
         lit = None if yes else ui.confirm("Is the LED on?")
     finally:
-        _call(link, "led", False)
+        api.set_led(link, False)
     checks.append(judge_answer(
         f"LED (GPIO{LED_PIN})", lit, "switched on",
         f"check the LED's polarity (long leg to the resistor from GPIO{LED_PIN}) and its "
         "330 Ohm resistor",
     ))
 
-    checks.append(judge_battery(*_call(link, "battery")))
+    checks.append(judge_battery(*api.battery(link)))
 
-    present, pitch, g_milli = _call(link, "imu")
-    imu_check = judge_imu(present, g_milli, tuple(_call(link, "imu_chip")))
+    present, pitch, g_milli = api.imu_reading(link)
+    imu_check = judge_imu(present, g_milli, api.imu_chip(link))
     checks.append(imu_check)
     if present and imu_check.status == PASS:
         ui.say("Tilt the dowel about 45 degrees, then back.")

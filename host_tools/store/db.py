@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     has_imu       INTEGER NOT NULL,
     imported_utc  TEXT NOT NULL,
     -- Version 3. 1: started_utc is the host's estimate (the dowel's clock had lost the date;
-    -- host_tools.session_dates), between started_earliest_utc and started_latest_utc.
+    -- host_tools.logs.dates), between started_earliest_utc and started_latest_utc.
     started_estimated    INTEGER NOT NULL DEFAULT 0,
     started_earliest_utc TEXT,
     started_latest_utc   TEXT,
@@ -90,7 +90,7 @@ CREATE TABLE IF NOT EXISTS drift_prompts (
     calibrated    INTEGER NOT NULL,
     current       INTEGER NOT NULL
 );
--- Rep log import (host_tools.logdb). A device's log store has a random epoch, and every boot
+-- Rep log import (host_tools.store.reps). A device's log store has a random epoch, and every boot
 -- a random `boot` number (0: format 1 logs, which have none); a store wiped by a reflash
 -- restarts its session numbers, and a number could go back, so each (device, epoch, boot,
 -- device session) is mapped to the `sessions.session` it was imported as.

@@ -23,11 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import IO
 
-from dowel import logfmt, logread
+from dowel import logread
+from dowel.points import NAMES
 
 from host_tools.errors import DowelError
-
-POINT_NAMES = ("head", "midback", "sacrum")  # lost_mask bits 0, 1, 2
 
 REP_COLUMNS = (
     "patient",
@@ -83,8 +82,8 @@ def rtc_utc(rtc: tuple[int, int, int, int, int, int] | None) -> str | None:
 
 def outcome(first_lost: int, lost_mask: int) -> str:
     if first_lost:
-        return logfmt.POINTS[first_lost]
-    for bit, name in enumerate(POINT_NAMES):
+        return NAMES[first_lost - 1]  # first_lost: 1 + the point's index, 0 clean
+    for bit, name in enumerate(NAMES):
         if lost_mask & (1 << bit):
             return name
     return "clean"
@@ -209,7 +208,7 @@ def import_segment(
 
 
 def record_clock_read(conn: sqlite3.Connection, device_id: str, clock) -> None:
-    """Keep the board's ticks at a known host time (a `host_tools.link.ClockSync`), as an
+    """Keep the board's ticks at a known host time (a `host_tools.board.link.ClockSync`), as an
     anchor for the dates of this device's undated sessions: it follows every session of the
     device in the database so far (the loop is stopped while the host is connected)."""
     if clock is None or clock.ticks_ms is None:
@@ -225,9 +224,9 @@ def record_clock_read(conn: sqlite3.Connection, device_id: str, clock) -> None:
 
 def estimate_dates(conn: sqlite3.Connection, device_id: str) -> int:
     """(Re)estimate the start of every session of `device_id` the dowel's clock did not date
-    (`host_tools.session_dates`), from the dated ones, the ticks and the clock reads; mark them
+    (`host_tools.logs.dates`), from the dated ones, the ticks and the clock reads; mark them
     estimated. Returns how many sessions carry an estimate."""
-    from host_tools import session_dates as sd
+    from host_tools.logs import dates as sd
 
     rows = conn.execute(
         "SELECT s.session, s.started_utc, s.started_estimated, s.started_ticks, s.imported_utc, "
@@ -358,7 +357,7 @@ def rep_rows(conn: sqlite3.Connection, patient: str) -> list[dict]:
                 "duration_ms": r["duration_ms"],
                 "outcome": r["outcome"],
                 "point_lost": None if r["outcome"] == "clean" else r["outcome"],
-                "points_lost": "+".join(n for b, n in enumerate(POINT_NAMES) if mask & (1 << b)),
+                "points_lost": "+".join(n for b, n in enumerate(NAMES) if mask & (1 << b)),
                 "loss_at_ms": r["loss_at_ms"],
                 "loss_pitch_deg": r["loss_pitch_deg"],
                 "depth_deg": r["depth_deg"],

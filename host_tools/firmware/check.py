@@ -4,7 +4,7 @@
 type-checks `device/` against micropython-esp32-stubs (`machine`, `micropython`, MicroPython's
 `time`), not CPython's stdlib.
 
-    python -m host_tools.firmware_check     # short summary; non-zero exit on any failure
+    python -m host_tools.firmware.check     # short summary; non-zero exit on any failure
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import sysconfig
 import tempfile
 from pathlib import Path
 
-from host_tools.build import compile_file, device_sources
 from host_tools.errors import DowelError
+from host_tools.firmware.build import compile_file, device_sources
 from host_tools.paths import device_dir
 
 

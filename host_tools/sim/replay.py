@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import NamedTuple
 
 from dowel.engine import Engine
-from dowel.pinmap import SENSORS
+from dowel.points import NAMES
 from dowel.rep import EV_ARMED, EV_FAULT, EV_RELEASE, EV_REP_END, EV_REP_START, NO_DDEG
 
 from host_tools.errors import UsageError
 
-HEADER = ["t_ms", *SENSORS]
-OUTCOMES = ("clean", *SENSORS)
+HEADER = ["t_ms", *NAMES]
+OUTCOMES = ("clean", *NAMES)
 
 
 class Sample(NamedTuple):
@@ -65,7 +65,7 @@ def read_trace(path: Path) -> tuple[list[Sample], bool]:
             raise UsageError(f"{path}:{line}: t_ms {t_ms} is not after {last_t}")
         last_t = t_ms
         counts = []
-        for name, cell in zip(SENSORS, row[1:4], strict=True):
+        for name, cell in zip(NAMES, row[1:4], strict=True):
             try:
                 value = int(cell)
             except ValueError:
@@ -90,7 +90,7 @@ def _deg(ddeg: int) -> float | None:
 
 
 def _points(mask: int) -> list[str]:
-    return [name for bit, name in enumerate(SENSORS) if mask >> bit & 1]
+    return [name for bit, name in enumerate(NAMES) if mask >> bit & 1]
 
 
 def replay(samples: list[Sample], has_pitch: bool, cfg: dict) -> Iterator[dict]:
