@@ -4,7 +4,8 @@
 
 A real `VirtualBoard` (host_tools.vboard: the MicroPython unix port with the ESP32's 10 ms
 FreeRTOS tick, its littlefs flash image and its heap) gets the firmware as `dowel flash` puts
-it there (`host_tools.firmware.deploy`), plus a probe: `/bench_probe.py`, imported by `/main.py` before
+it there (`host_tools.firmware.deploy`), plus a probe: `/bench_probe.py`, imported by
+`/main.py` before
 the firmware's own two lines, wraps `dowel.app._boot` and `App.step` to note the time (the
 board's `time.ticks_us`, CLOCK_MONOTONIC as the daemon's clock) of the end of boot, of the first
 and of every tick, and prints one `@bench probe {...}` console line once the window is over:
@@ -273,7 +274,8 @@ def run(quick: bool = False) -> list[tuple[str, str, str, str]]:
                 f"<= {loss_ms + worst_ms + TICK_MS:.0f} ms",
                 f"loss_ms {loss_ms} + the worst append + one tick: why the firmware keeps reps "
                 f"in RAM until the dowel is put down (app.PENDING_MAX), so no append ever "
-                f"meets a dip; measured loss-to-buzzer: tests/firmware/test_cue_latency.py",
+                "meets a dip; measured loss-to-buzzer: "
+                "tests/device_on_vboard/test_cue_latency.py",
                 "-",
             )
         )

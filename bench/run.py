@@ -314,7 +314,8 @@ def footprint_section(files: dict[str, bytes]) -> str:
             else:
                 notes.append(f"   the app's objects once running {kb(booted - heap['imported'])}")
     out = [
-        "3. Footprint: the firmware as host_tools.firmware.build makes it for the board; heap read by "
+        "3. Footprint: the firmware as host_tools.firmware.build makes it for the board; "
+        "heap read by "
         "gc.mem_alloc() after gc.collect(),",
         "   lowest of 8 readings 100 ms apart, in the same interpreter as its baselines",
         "",

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# The whole test suite: firmware compile + type-check, then pytest (CPython, MicroPython
-# interpreter, the real mpremote against the virtual board). Run through `make test`.
+# The whole test suite: ruff format and check, firmware compile + type-check, then pytest
+# (CPython, MicroPython interpreter, the real mpremote against the virtual board). Run through
+# `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
+# Style first: the formatter's and the linter's verdicts, over host, firmware, tests and bench.
+"$BIN/ruff" format --check --quiet . || { echo "test.sh: run \`.venv/bin/ruff format .\`" >&2; exit 1; }
+"$BIN/ruff" check --quiet .
 "$BIN/python" -m host_tools.firmware.check
 # The report's screenshot test needs a browser: Debian's chromium, installed here when missing
 # and running as root (CI); elsewhere that test skips and says so.

@@ -11,7 +11,8 @@ import pytest
 
 def pytest_addoption(parser):
     parser.addoption(
-        "--port", default=None,
+        "--port",
+        default=None,
         help="serial port of a real dowel, for the tests marked `hardware`",
     )
 

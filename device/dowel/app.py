@@ -61,7 +61,8 @@ from dowel.version import FIRMWARE
 # callback. The step runs in the callback rather than after a ThreadSafeFlag wakes a task:
 # each asyncio wake allocates (IOQueue.queue_read makes a list and registers the flag with the
 # poller, ~190 B measured), a collection every second or so; the callback allocates nothing.
-# Measured on the virtual board with its 10 ms tick: 200 Hz (tests/firmware/test_loop_rate.py);
+# Measured on the virtual board with its 10 ms tick: 200 Hz
+# (tests/device_on_vboard/test_loop_rate.py);
 # elapsed time comes from ticks_diff, so a late tick is a longer dt, never lost time.
 TICK_MS = const(5)
 # Every SLOW_TICK_MS (every 3rd or 4th tick at 200 Hz, 62.5 Hz), not every tick: the IMU, the

@@ -10,7 +10,7 @@ it keeps the time on its coin cell while the dowel is off (`dowel.rtc8563`), and
 restores the ESP32's RTC from it at boot.
 
 It also tells the host what the host needs to place undated sessions on the calendar
-(`host_tools.logs.dates`): `ticks_ms`, read before the clock is touched, counts from the
+(`host_tools.store.dates`): `ticks_ms`, read before the clock is touched, counts from the
 chip's last reset (MicroPython's esp32 port, ports/esp32/mphalport.c: `mp_hal_ticks_ms()` is
 `esp_timer_get_time() / 1000`, the IDF's microseconds since the chip started, which a soft
 reset does not restart), and `boot` is the log store's random number of the last session begun

@@ -9,6 +9,10 @@ going. Not in contact, CONTACT fires at the first sample at least `regain_ms` af
 first sample while the run goes on; in contact, LOST fires at the first sample at least
 `loss_ms` after the dip's first sample while the dip goes on.
 
+At a LOST, `age_ms` is how long ago the dip's first sample was (at a CONTACT, the run's): the
+point left then, `loss_ms` or more before the event, and that is where the rep machine logs
+the loss (`dowel.engine` passes it on as `RepMachine.dip_ms`).
+
 The caller passes the milliseconds since the previous sample, never a clock: the loop turns
 `ticks_ms` into `dt_ms` with `ticks_diff`, and `dowel replay` subtracts trace times.
 Everything is a small int, so `update` allocates nothing on MicroPython.

@@ -2,6 +2,7 @@
 of cue. Pure: it gets readings, pitch and elapsed milliseconds, and drives a CuePlayer.
 
     engine = Engine(config.defaults(), has_imu=False)
+    engine = Engine(cfg, True, pitch_lag_ms=0)   # a pitch with no filter delay (a replayed trace)
     events = engine.step(head, midback, sacrum, pitch_ddeg, dt_ms)
     engine.lost, engine.regained   # bit masks of this tick's LOST / CONTACT events
     engine.touching                # bit mask of the points in contact now
@@ -18,7 +19,7 @@ replayed on a laptop takes the very path the firmware takes.
 
 from dowel import cues
 from dowel.contact import CONTACT, LOST, NO_EVENT, Contact
-from dowel.feedback import DAY_DONE, MODE_WARNING, NO_DAY, Feedback, Warner
+from dowel.feedback import DAY_DONE, MODE_LOSS, MODE_WARNING, NO_DAY, Feedback, Warner
 from dowel.points import first_lost
 from dowel.rep import (
     EV_ARMED,
@@ -27,19 +28,22 @@ from dowel.rep import (
     EV_REP_END,
     EV_REP_START,
     IDLE,
+    PITCH_LAG_MS,
     RepMachine,
 )
 
 
 class Engine:
-    def __init__(self, cfg, has_imu):
+    def __init__(self, cfg, has_imu, pitch_lag_ms=PITCH_LAG_MS):
         s = cfg["sensors"]
         loss_ms = cfg["loss_ms"]
         regain_ms = cfg["regain_ms"]
         self.head = Contact(s["head"]["on"], s["head"]["off"], loss_ms, regain_ms)
         self.midback = Contact(s["midback"]["on"], s["midback"]["off"], loss_ms, regain_ms)
         self.sacrum = Contact(s["sacrum"]["on"], s["sacrum"]["off"], loss_ms, regain_ms)
-        self.reps = RepMachine(cfg["arm_ms"], cfg["start_deg"] * 10, cfg["end_deg"] * 10, has_imu)
+        self.reps = RepMachine(
+            cfg["arm_ms"], cfg["start_deg"] * 10, cfg["end_deg"] * 10, has_imu, pitch_lag_ms
+        )
         self.player = cues.CuePlayer()
         self.feedback = Feedback(cfg)
         self.warner = Warner(cfg)
@@ -103,18 +107,24 @@ class Engine:
     def _contact_events(self, e_head, e_midback, e_sacrum):
         """Set this tick's `lost` and `regained` masks and the `touching` mask; return `lost`.
         `touching` is kept from the events alone: a point's debounced state changes only with
-        a LOST or a CONTACT."""
+        a LOST or a CONTACT. A LOST comes `loss_ms` or more after its dip began (the debounce
+        waits that long): the rep machine gets each dip's age, so the loss is logged where it
+        happened (`RepMachine.dip_ms`)."""
         lost = regained = 0
+        dips = self.reps.dip_ms  # how old each lost point's dip is: the loss happened then
         if e_head == LOST:
             lost = 1
+            dips[0] = self.head.age_ms
         elif e_head == CONTACT:
             regained = 1
         if e_midback == LOST:
             lost |= 2
+            dips[1] = self.midback.age_ms
         elif e_midback == CONTACT:
             regained |= 2
         if e_sacrum == LOST:
             lost |= 4
+            dips[2] = self.sacrum.age_ms
         elif e_sacrum == CONTACT:
             regained |= 4
         self.lost = lost
@@ -136,9 +146,12 @@ class Engine:
             self._rep_start(fb, reps)
         pattern = None
         if events & EV_FAULT:
-            points = fb.fault(reps.new_faults)
-            if points:
+            if reps.rep_active:
+                points = fb.fault(reps.new_faults)
                 self.rep_cued |= points
+            else:
+                points = self._standing_fault(fb, reps.new_faults)
+            if points:
                 pattern = cues.LOST_CUES[first_lost(points)]
         if events & EV_REP_END:
             self._last_end_ms = reps.clock_ms
@@ -167,6 +180,14 @@ class Engine:
         self.warn_live = fb.mode == MODE_WARNING and not fb.probe_now and reps.state != IDLE
         if not self.warn_live:
             self.warner.reset()
+
+    def _standing_fault(self, fb, points):
+        """A point lost while standing armed, no rep open (`dowel.rep`): feedback decides per
+        rep, and this is no rep's, so it is cued only in the modes that cue every loss (loss,
+        warning) and never in a probe set; faded, bandwidth and none stay silent."""
+        if fb.probe_now or (fb.mode != MODE_LOSS and fb.mode != MODE_WARNING):
+            return 0
+        return points
 
     def _rep_start(self, fb, reps):
         # The session rule the shell's log uses (`dowel.app`): the first rep, or one that

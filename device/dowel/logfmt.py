@@ -169,8 +169,17 @@ def segment_header(epoch, segment):
 
 
 def session_header(
-    session, device_id, firmware, config_hash, patient, rtc, ticks_ms, has_imu, base=None,
-    boot=0, battery_pct=None
+    session,
+    device_id,
+    firmware,
+    config_hash,
+    patient,
+    rtc,
+    ticks_ms,
+    has_imu,
+    base=None,
+    boot=0,
+    battery_pct=None,
 ):
     """A session header frame. `rtc`: (year, month, day, hour, minute, second) or None.
     `base`: None for a new session, else (seq, end_ms) of its last rep in an earlier segment.
@@ -245,8 +254,18 @@ class RepPacker:
         self._pos = pos + 1
 
     def pack(
-        self, seq, start_ms, duration_ms, lost_mask, first_lost, loss_at_ms, loss_pitch_ddeg,
-        depth_ddeg, lower_ms, pause_ms, rise_ms
+        self,
+        seq,
+        start_ms,
+        duration_ms,
+        lost_mask,
+        first_lost,
+        loss_at_ms,
+        loss_pitch_ddeg,
+        depth_ddeg,
+        lower_ms,
+        pause_ms,
+        rise_ms,
     ):
         if not 0 <= lost_mask <= 7 or not 0 <= first_lost <= 3:
             raise ValueError("lost_mask 0..7, first_lost 0..3")
@@ -297,8 +316,17 @@ class RepPacker:
             kind = K_REP
         else:
             self._long(
-                seq, start_ms, duration_ms, lost_mask, first_lost, loss_at_ms, loss_pitch_ddeg,
-                depth_ddeg, lower_ms, pause_ms, rise_ms,
+                seq,
+                start_ms,
+                duration_ms,
+                lost_mask,
+                first_lost,
+                loss_at_ms,
+                loss_pitch_ddeg,
+                depth_ddeg,
+                lower_ms,
+                pause_ms,
+                rise_ms,
             )
             kind = K_REP_LONG
         n = self._pos - 2
@@ -313,8 +341,18 @@ class RepPacker:
         return self._pos + 2 - start
 
     def _long(
-        self, seq, start_ms, duration_ms, lost_mask, first_lost, loss_at_ms, loss_pitch_ddeg,
-        depth_ddeg, lower_ms, pause_ms, rise_ms
+        self,
+        seq,
+        start_ms,
+        duration_ms,
+        lost_mask,
+        first_lost,
+        loss_at_ms,
+        loss_pitch_ddeg,
+        depth_ddeg,
+        lower_ms,
+        pause_ms,
+        rise_ms,
     ):
         # Checked and written field by field: no tuple, so this form allocates nothing either
         # (as long as values stay under 2**29, MicroPython's small ints on the ESP32).

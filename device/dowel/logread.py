@@ -59,8 +59,20 @@ class Segment:
 
 
 class Session:
-    def __init__(self, number, flags, device_id, firmware, config_hash, patient, ticks_ms, rtc,
-                 base, boot=None, battery_pct=None):
+    def __init__(
+        self,
+        number,
+        flags,
+        device_id,
+        firmware,
+        config_hash,
+        patient,
+        ticks_ms,
+        rtc,
+        base,
+        boot=None,
+        battery_pct=None,
+    ):
         self.number = number
         self.has_imu = bool(flags & S_IMU)
         self.continued = bool(flags & S_CONTINUED)
@@ -76,8 +88,21 @@ class Session:
 
 
 class Rep:
-    def __init__(self, session, seq, start_ms, duration_ms, lost_mask, first_lost, loss_at_ms,
-                 loss_pitch_ddeg, depth_ddeg, lower_ms, pause_ms, rise_ms):
+    def __init__(
+        self,
+        session,
+        seq,
+        start_ms,
+        duration_ms,
+        lost_mask,
+        first_lost,
+        loss_at_ms,
+        loss_pitch_ddeg,
+        depth_ddeg,
+        lower_ms,
+        pause_ms,
+        rise_ms,
+    ):
         self.session = session  # the Session it belongs to
         self.seq = seq
         self.start_ms = start_ms
@@ -94,9 +119,19 @@ class Rep:
 
     def fields(self):
         """The add_rep arguments this record was made from."""
-        return (self.seq, self.start_ms, self.duration_ms, self.lost_mask, self.first_lost,
-                self.loss_at_ms, self.loss_pitch_ddeg, self.depth_ddeg, self.lower_ms,
-                self.pause_ms, self.rise_ms)
+        return (
+            self.seq,
+            self.start_ms,
+            self.duration_ms,
+            self.lost_mask,
+            self.first_lost,
+            self.loss_at_ms,
+            self.loss_pitch_ddeg,
+            self.depth_ddeg,
+            self.lower_ms,
+            self.pause_ms,
+            self.rise_ms,
+        )
 
 
 class Decoded:
@@ -240,8 +275,9 @@ def _parse_session(r, version):
     if flags & S_RTC:
         t = r.take(6)
         rtc = (2000 + t[0], t[1], t[2], t[3], t[4], t[5])
-        if not (1 <= rtc[1] <= 12 and 1 <= rtc[2] <= 31 and rtc[3] < 24 and rtc[4] < 60
-                and rtc[5] < 60):
+        if not (
+            1 <= rtc[1] <= 12 and 1 <= rtc[2] <= 31 and rtc[3] < 24 and rtc[4] < 60 and rtc[5] < 60
+        ):
             raise _Bad("bad date")
     base = None
     if flags & S_CONTINUED:
@@ -255,8 +291,19 @@ def _parse_session(r, version):
         elif battery > 100:
             raise _Bad("bad battery level")
     r.done()
-    return Session(number, flags, device_id, firmware, config_hash, patient, ticks_ms, rtc, base,
-                   boot, battery)
+    return Session(
+        number,
+        flags,
+        device_id,
+        firmware,
+        config_hash,
+        patient,
+        ticks_ms,
+        rtc,
+        base,
+        boot,
+        battery,
+    )
 
 
 def _parse_short(b, session, base_seq, base_end_ms):
@@ -280,8 +327,20 @@ def _parse_short(b, session, base_seq, base_end_ms):
         rise = duration_ms - lower - pause
     b.done()
     start_ms = base_end_ms + gap
-    return Rep(session, base_seq + 1, start_ms, duration_ms, lost_mask, first_lost, loss_at_ms,
-               loss_pitch, depth, lower, pause, rise)
+    return Rep(
+        session,
+        base_seq + 1,
+        start_ms,
+        duration_ms,
+        lost_mask,
+        first_lost,
+        loss_at_ms,
+        loss_pitch,
+        depth,
+        lower,
+        pause,
+        rise,
+    )
 
 
 def _parse_long(r, session):
@@ -296,8 +355,20 @@ def _parse_long(r, session):
     for present in (a & 32, a & 64, a & 128, c & 1, c & 2, c & 4):
         opt.append(r.svarint() if present else None)
     r.done()
-    return Rep(session, seq, start_ms, duration_ms, a & 7, (a >> 3) & 3, opt[0], opt[1], opt[2],
-               opt[3], opt[4], opt[5])
+    return Rep(
+        session,
+        seq,
+        start_ms,
+        duration_ms,
+        a & 7,
+        (a >> 3) & 3,
+        opt[0],
+        opt[1],
+        opt[2],
+        opt[3],
+        opt[4],
+        opt[5],
+    )
 
 
 def _blank(data, pos, end):
@@ -360,8 +431,11 @@ def _parse(out, data, pos, n, reps):
         seg = _parse_segment(_Reader(data, p0, p1))
         if seg.version not in READ_VERSIONS:
             out.unsupported = True
-            raise _Bad("log format version %d (this reader: %s)"
-                       % (seg.version, "/".join(str(v) for v in READ_VERSIONS)), -1)
+            raise _Bad(
+                "log format version %d (this reader: %s)"
+                % (seg.version, "/".join(str(v) for v in READ_VERSIONS)),
+                -1,
+            )
         return kind, seg, end
     if kind == K_SEGMENT:
         raise _Bad("second segment header", -1)
@@ -495,8 +569,11 @@ def decode(data, reps=True, repair=False):
                 out.skipped_bytes += q - pos
                 out.known = False
                 if q >= n:
-                    out.torn = len(out.skipped) == 1 and not out.repaired and (
-                        far >= n or _blank(data, pos, n))
+                    out.torn = (
+                        len(out.skipped) == 1
+                        and not out.repaired
+                        and (far >= n or _blank(data, pos, n))
+                    )
                 pos = q
                 continue
         _commit(out, kind, record, end - pos)

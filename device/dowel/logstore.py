@@ -63,8 +63,14 @@ def _new_boot():
 
 
 class Log:
-    def __init__(self, root=None, segment_bytes=SEGMENT_BYTES,
-                 margin_bytes=logfiles.MARGIN_BYTES, free_fn=None, boot=None):
+    def __init__(
+        self,
+        root=None,
+        segment_bytes=SEGMENT_BYTES,
+        margin_bytes=logfiles.MARGIN_BYTES,
+        free_fn=None,
+        boot=None,
+    ):
         self.root = root or logfiles.ROOT
         self.boot = boot or _new_boot()  # in every session header of this boot
         self.fault = False  # the last state save failed: no new number is used until one works
@@ -193,10 +199,14 @@ class Log:
         ok = self._write(logfmt.segment_header(self._st["epoch"], number))
         if ok and self._session is not None:
             p = self._packer
-            ok = self._write(logfmt.session_header(*self._session,
-                                                   base=(p.base_seq, p.base_end_ms),
-                                                   boot=self.boot,
-                                                   battery_pct=self._battery))
+            ok = self._write(
+                logfmt.session_header(
+                    *self._session,
+                    base=(p.base_seq, p.base_end_ms),
+                    boot=self.boot,
+                    battery_pct=self._battery,
+                )
+            )
         return ok
 
     def _open(self, name, mode):
@@ -249,8 +259,9 @@ class Log:
 
     # ---- the firmware loop's calls ----
 
-    def begin_session(self, device_id, firmware, config_hash, patient, rtc, ticks_ms, has_imu,
-                      battery_pct=None):
+    def begin_session(
+        self, device_id, firmware, config_hash, patient, rtc, ticks_ms, has_imu, battery_pct=None
+    ):
         """Open a session; return its number (per device, never reused). `rtc`: the RTC's
         datetime tuple; kept only when the host has set the clock since it last lost power.
         `battery_pct`: the cell's charge, 0..100 (a reading past either end is clamped), or
@@ -270,8 +281,16 @@ class Log:
             # use it; the session's reps are dropped (and cued) until a save works again.
             self.full = True
             return number
-        args = (number, device_id, firmware, config_hash, patient, self._rtc(rtc), ticks_ms,
-                has_imu)
+        args = (
+            number,
+            device_id,
+            firmware,
+            config_hash,
+            patient,
+            self._rtc(rtc),
+            ticks_ms,
+            has_imu,
+        )
         self._battery = battery_pct
         if self.full:
             self._check_space()
@@ -280,8 +299,20 @@ class Log:
             self._session = args
         return number
 
-    def add_rep(self, seq, start_ms, duration_ms, lost_mask, first_lost, loss_at_ms,
-                loss_pitch_ddeg, depth_ddeg, lower_ms, pause_ms, rise_ms):
+    def add_rep(
+        self,
+        seq,
+        start_ms,
+        duration_ms,
+        lost_mask,
+        first_lost,
+        loss_at_ms,
+        loss_pitch_ddeg,
+        depth_ddeg,
+        lower_ms,
+        pause_ms,
+        rise_ms,
+    ):
         """Write one rep record whole and flush it. False: not written (full, or no session)."""
         if self._session is None or self.full:
             self._drop()
@@ -289,16 +320,38 @@ class Log:
         p = self._packer
         base_seq = p.base_seq
         base_end = p.base_end_ms
-        n = p.pack(seq, start_ms, duration_ms, lost_mask, first_lost, loss_at_ms,
-                   loss_pitch_ddeg, depth_ddeg, lower_ms, pause_ms, rise_ms)
+        n = p.pack(
+            seq,
+            start_ms,
+            duration_ms,
+            lost_mask,
+            first_lost,
+            loss_at_ms,
+            loss_pitch_ddeg,
+            depth_ddeg,
+            lower_ms,
+            pause_ms,
+            rise_ms,
+        )
         if self._seg is None or self._size + n > self.segment_bytes:
             # A new segment restates the session with the base this rep was coded against;
             # then the rep is packed again (same bytes: the base is the same).
             p.base(base_seq, base_end)
             ok = self._room(n)
             if ok:
-                n = p.pack(seq, start_ms, duration_ms, lost_mask, first_lost, loss_at_ms,
-                           loss_pitch_ddeg, depth_ddeg, lower_ms, pause_ms, rise_ms)
+                n = p.pack(
+                    seq,
+                    start_ms,
+                    duration_ms,
+                    lost_mask,
+                    first_lost,
+                    loss_at_ms,
+                    loss_pitch_ddeg,
+                    depth_ddeg,
+                    lower_ms,
+                    pause_ms,
+                    rise_ms,
+                )
         else:
             ok = self._room(n)  # checks free space when this record starts a new block
         if not ok or not self._write(p.buf, p.start, n):

@@ -19,7 +19,7 @@ drift = None
 # The log store's random `boot` number of the last session begun since this interpreter
 # started. When the host finds here the boot of the log's last session, no reset came between
 # that session and now, so ticks_ms still counts from the same power-on (`dowel.clock.sync`,
-# `host_tools.logs.dates`).
+# `host_tools.store.dates`).
 session_boot = None
 _board = None
 

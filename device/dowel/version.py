@@ -1,6 +1,6 @@
 """Version numbers shared by the firmware and the host tools (one source of truth).
 
-    from dowel.version import FIRMWARE, PROTOCOL
+from dowel.version import FIRMWARE, PROTOCOL
 """
 
 # Firmware release; `dowel flash` writes it next to the code and checks the board answers it.

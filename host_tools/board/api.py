@@ -69,7 +69,8 @@ def _raw(link: Link, module: str, function: str, *args, timeout: float = 10):
 
 def missing_error(link: Link, what: str) -> FirmwareMissing:
     return FirmwareMissing(
-        f"the board on {getattr(link, 'port', '?')} has MicroPython but not the dowel firmware's {what} (never "
+        f"the board on {getattr(link, 'port', '?')} has MicroPython but not the dowel "
+        f"firmware's {what} (never "
         f"installed, or an install was interrupted): {FLASH_FIX}"
     )
 
@@ -215,6 +216,23 @@ def connect(
         except DeviceError as exc:
             link.clock_error = str(exc)
     return link
+
+
+def connect_when_booted(
+    port: str,
+    wait_s: float,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Link:
+    """`connect`, retried for `wait_s` while a freshly flashed board boots."""
+    deadline = clock() + wait_s
+    while True:
+        try:
+            return connect(port)
+        except DeviceError:
+            if clock() >= deadline:
+                raise
+            sleep(0.5)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
-"""Whether the board refused its `/dowel.json`, for every command that talks to a board.
+"""The board's `/dowel.json`: read it, write it, change fields of it, and say when the board
+refused its file (for every command that talks to a board).
 
     reason = warn_if_rejected(link, say=console.print)   # None, or the board's reason (shown)
+    old, new = set_fields(link, [("loss_ms", "150")])    # validated here, then by the board
 
 The board keeps no copy of the reason: `dowel.config.read()` loads the file again, exactly as
 the boot did (`dowel.config.load`), so host and board always agree on why. A rejected config
@@ -11,8 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from dowel import config as dconfig
+
 from host_tools.board import api
-from host_tools.errors import DeviceError
+from host_tools.errors import DeviceError, UsageError
 
 FIX = (
     "Fix it with `dowel calibrate --patient ID` (writes a complete config), or "
@@ -55,9 +59,94 @@ def show_last_fault(link, say: Callable[[str], None] = print) -> str | None:
     except DeviceError:
         return None  # the config note above already said what is wrong with the board
     if fault:
-        kind = "its boot failed and it waited for the host" if fault.startswith("boot") else (
-            "it reset itself and went on"
+        kind = (
+            "its boot failed and it waited for the host"
+            if fault.startswith("boot")
+            else ("it reset itself and went on")
         )
-        say(f"note: the dowel stopped on a fault ({kind}): {fault}. If it happens again, "
-            "run `dowel selftest` and report this line.")
+        say(
+            f"note: the dowel stopped on a fault ({kind}): {fault}. If it happens again, "
+            "run `dowel selftest` and report this line."
+        )
     return fault
+
+
+def write(link, cfg: dict) -> dict:
+    """Write `cfg` through the board's own validation and atomic save, then read it back."""
+    cfg = dconfig.validate(cfg)
+    written = api.write_config(link, dconfig.canonical(cfg))
+    back, reason = api.read_config(link)
+    if written != cfg or back != cfg or reason:
+        raise DeviceError(
+            "the dowel did not keep the config it was sent (read-back differs"
+            + (f": {reason}" if reason else "")
+            + "). Its flash may be full or failing: run `dowel selftest`, then try again."
+        )
+    return back
+
+
+def flatten(cfg: dict, prefix: str = "") -> list[tuple[str, object]]:
+    out: list[tuple[str, object]] = []
+    for key in sorted(cfg):
+        value = cfg[key]
+        if isinstance(value, dict):
+            out += flatten(value, prefix + key + ".")
+        else:
+            out.append((prefix + key, value))
+    return out
+
+
+def apply_assignments(cfg: dict, pairs: list[tuple[str, str]]) -> dict:
+    """`cfg` with every assignment applied in order; a refusal names each bad field and range.
+    Each pair is checked in turn (so `off` then `on` may move together), and every bad one is
+    reported, not only the first."""
+    errors: list[tuple[str, str]] = []
+    for key, value in pairs:
+        try:
+            cfg = dconfig.set_field(cfg, key, value)
+        except dconfig.ConfigError as exc:
+            errors += exc.errors
+    if errors:
+        lines = "\n".join(f"  {field}: {message}" for field, message in errors)
+        raise UsageError(
+            f"config not changed, nothing written to the dowel:\n{lines}\n"
+            "`dowel config show` prints the current values."
+        )
+    return cfg
+
+
+def precheck(pairs: list[tuple[str, str]]) -> None:
+    """Refuse, before touching the board, what no config could take: unknown keys, values out
+    of their field's own range. Rules between fields (0 < off < on, end_deg < start_deg) depend
+    on the board's other values, so they are left to `apply_assignments` on its config."""
+    errors: list[tuple[str, str]] = []
+    for key, value in pairs:
+        try:
+            dconfig.set_field(dconfig.defaults(), key, value)
+        except dconfig.ConfigError as exc:
+            errors += [
+                (field, message)
+                for field, message in exc.errors
+                if field == key and not message.startswith("must be below")
+            ]
+    if errors:
+        lines = "\n".join(f"  {field}: {message}" for field, message in errors)
+        raise UsageError(f"config not changed, nothing written to the dowel:\n{lines}")
+
+
+def set_fields(
+    link, pairs: list[tuple[str, str]], from_defaults: bool = False
+) -> tuple[dict, dict]:
+    """Apply the assignments to the board's config (or, `from_defaults`, to the defaults) and
+    write it; returns (old, new). A config the board rejected is refused, not built upon."""
+    old, reason = read(link)
+    if reason and not from_defaults:
+        raise UsageError(
+            f"config not changed, nothing written to the dowel: {reason}.\n"
+            "Its fields are not known, so they cannot be kept. Start from the defaults with "
+            "`dowel config set --from-defaults KEY=VALUE ...`, or run `dowel calibrate "
+            "--patient ID` (it writes a complete config)."
+        )
+    new = apply_assignments(dconfig.defaults() if from_defaults else old, pairs)
+    write(link, new)
+    return old, new

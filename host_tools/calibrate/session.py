@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from dowel import config as dconfig
 
 from host_tools.board import api
+from host_tools.board import config as board_config
 from host_tools.board.livestream import Sample, stream
 from host_tools.calibrate import rule as cal
-from host_tools.errors import DeviceError, DowelError, UsageError
+from host_tools.errors import DowelError, UsageError
 from host_tools.store import calibrations
 
 
@@ -60,15 +61,32 @@ class Phase:
 
 def phases(steps: Steps) -> tuple[Phase, ...]:
     return (
-        Phase(1, "released", "Hold the dowel away from the body, sensors touching nothing.",
-              steps.released_ms, "released"),
-        Phase(2, "neutral hold", "Lay the dowel on the back touching the head, mid-back and "
-              "sacrum; stand tall and hold still.", steps.move_ms, None),
-        Phase(2, "neutral hold", "Hold still: recording the contact levels.",
-              steps.hold_ms, "hold"),
-        Phase(3, "check", "Keep the three points on the dowel and do two or three slow hip "
-              "hinges. A loss the live view marks during a good hinge means: redo.",
-              steps.check_ms, "check"),
+        Phase(
+            1,
+            "released",
+            "Hold the dowel away from the body, sensors touching nothing.",
+            steps.released_ms,
+            "released",
+        ),
+        Phase(
+            2,
+            "neutral hold",
+            "Lay the dowel on the back touching the head, mid-back and "
+            "sacrum; stand tall and hold still.",
+            steps.move_ms,
+            None,
+        ),
+        Phase(
+            2, "neutral hold", "Hold still: recording the contact levels.", steps.hold_ms, "hold"
+        ),
+        Phase(
+            3,
+            "check",
+            "Keep the three points on the dowel and do two or three slow hip "
+            "hinges. A loss the live view marks during a good hinge means: redo.",
+            steps.check_ms,
+            "check",
+        ),
     )
 
 
@@ -244,15 +262,16 @@ def calibrate(
     record((check_phase,), announce=False)
     never = [name for name, seen in zip(cal.SENSORS, check.touched, strict=True) if not seen]
     new_cfg = cal.apply(cfg, proposal, patient)
-    result = Calibration(patient, board_id, _utc_now(), proposal, new_cfg, list(check.losses),
-                         never, samples)
+    result = Calibration(
+        patient, board_id, _utc_now(), proposal, new_cfg, list(check.losses), never, samples
+    )
     for warning in result.warnings():
         ui.say(f"warning: {warning}")
     question = "Write these thresholds to the dowel?"
     if not ui.confirm(question, default=not result.warnings()):
         raise DowelError("calibration not written (the PT said no); run `dowel calibrate` again")
 
-    write(link, new_cfg)
+    board_config.write(link, new_cfg)
     api.reset_drift(link)
     result.calibration_id = calibrations.add(result, conn)
     ui.say(
@@ -260,17 +279,3 @@ def calibrate(
         f"(history: calibration #{result.calibration_id})."
     )
     return result
-
-
-def write(link, cfg: dict) -> dict:
-    """Write `cfg` through the board's own validation and atomic save, then read it back."""
-    cfg = dconfig.validate(cfg)
-    written = api.write_config(link, dconfig.canonical(cfg))
-    back, reason = api.read_config(link)
-    if written != cfg or back != cfg or reason:
-        raise DeviceError(
-            "the dowel did not keep the config it was sent (read-back differs"
-            + (f": {reason}" if reason else "")
-            + "). Its flash may be full or failing: run `dowel selftest`, then try again."
-        )
-    return back

@@ -22,7 +22,7 @@ from host_tools.calibrate.session import (
     calibrate,
     check_patient,
 )
-from host_tools.errors import UsageError
+from host_tools.errors import DowelError, UsageError
 
 HELP = "calibrate the contact thresholds for a patient (guided; --yes for a fixed-time run)"
 
@@ -112,8 +112,10 @@ class RichUI(PlainUI):
             table.add_row(name, str(reading), _bar(reading, on, off), zero, limits, state)
         caption = []
         if view.proposal:
-            caption.append("bar marks: [yellow]|[/] off (a dip under it for loss_ms is a loss), "
-                           "[green]|[/] on")
+            caption.append(
+                "bar marks: [yellow]|[/] off (a dip under it for loss_ms is a loss), "
+                "[green]|[/] on"
+            )
         if view.last and view.last.pitch_ddeg is not None:
             caption.append(f"trunk pitch {view.last.pitch_ddeg / 10:.1f} deg")
         table.caption = "\n".join(caption) or None
@@ -170,7 +172,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--patient", required=True, help="patient id (A-Z a-z 0-9 _ -, <= 32)")
     parser.add_argument(
-        "--yes", "-y", action="store_true",
+        "--yes",
+        "-y",
+        action="store_true",
         help="non-interactive: fixed step durations, no questions (scripts, tests, demo)",
     )
     add_port_argument(parser)
@@ -194,9 +198,16 @@ def run(args: argparse.Namespace) -> int:
     ui: QuietUI = RichUI(interactive, console) if console.is_terminal or interactive else PlainUI()
     steps = INTERACTIVE_STEPS if interactive else Steps()
     port = resolve_port(args.port)
-    with api.connect(port, fresh=True) as link:
-        findings = check_drift(link)
-        if findings:
-            ui.say(drift_prompt(findings, args.patient))
-        calibrate(link, args.patient, steps=steps, ui=ui)
+    try:
+        with api.connect(port, fresh=True) as link:
+            findings = check_drift(link)
+            if findings:
+                ui.say(drift_prompt(findings, args.patient))
+            calibrate(link, args.patient, steps=steps, ui=ui)
+    except EOFError:
+        # Ctrl-D at a prompt: every prompt comes before the thresholds are written.
+        raise DowelError(
+            "stopped: input ended at a prompt (Ctrl-D), no calibration written; run "
+            "`dowel calibrate` again when the patient is ready"
+        ) from None
     return 0

@@ -19,8 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from dowel import config as dconfig
-
+from host_tools.board import config as board_config
 from host_tools.errors import DeviceError, UsageError
 
 HELP = "show or change the dowel's configuration (thresholds, timings, feedback)"
@@ -57,42 +56,11 @@ def parse_assignments(items: list[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def apply_assignments(cfg: dict, pairs: list[tuple[str, str]]) -> dict:
-    """`cfg` with every assignment applied in order; a refusal names each bad field and range.
-    Each pair is checked in turn (so `off` then `on` may move together), and every bad one is
-    reported, not only the first."""
-    errors: list[tuple[str, str]] = []
-    for key, value in pairs:
-        try:
-            cfg = dconfig.set_field(cfg, key, value)
-        except dconfig.ConfigError as exc:
-            errors += exc.errors
-    if errors:
-        lines = "\n".join(f"  {field}: {message}" for field, message in errors)
-        raise UsageError(
-            f"config not changed, nothing written to the dowel:\n{lines}\n"
-            "`dowel config show` prints the current values."
-        )
-    return cfg
-
-
-def flatten(cfg: dict, prefix: str = "") -> list[tuple[str, object]]:
-    out: list[tuple[str, object]] = []
-    for key in sorted(cfg):
-        value = cfg[key]
-        if isinstance(value, dict):
-            out += flatten(value, prefix + key + ".")
-        else:
-            out.append((prefix + key, value))
-    return out
-
-
 def show(link, as_json: bool = False, console=None) -> dict:
     from rich.console import Console
     from rich.table import Table
 
     # With --json, stdout holds the JSON alone; notes and prompts go to stderr.
-    from host_tools.board import config as board_config
     from host_tools.calibrate.drift import check_drift, drift_prompt
 
     console = console or Console(stderr=as_json)
@@ -111,7 +79,7 @@ def show(link, as_json: bool = False, console=None) -> dict:
         table = Table(title=title)
         table.add_column("key")
         table.add_column("value", justify="right")
-        for key, value in flatten(cfg):
+        for key, value in board_config.flatten(cfg):
             table.add_row(key, json.dumps(value))
         console.print(table)
     try:
@@ -126,61 +94,22 @@ def show(link, as_json: bool = False, console=None) -> dict:
     return cfg
 
 
-def set_fields(
-    link, pairs: list[tuple[str, str]], from_defaults: bool = False
-) -> tuple[dict, dict]:
-    """Apply the assignments to the board's config (or, `from_defaults`, to the defaults) and
-    write it; returns (old, new). A config the board rejected is refused, not built upon."""
-    from host_tools.board import config as board_config
-    from host_tools.calibrate.session import write
-
-    old, reason = board_config.read(link)
-    if reason and not from_defaults:
-        raise UsageError(
-            f"config not changed, nothing written to the dowel: {reason}.\n"
-            "Its fields are not known, so they cannot be kept. Start from the defaults with "
-            "`dowel config set --from-defaults KEY=VALUE ...`, or run `dowel calibrate "
-            "--patient ID` (it writes a complete config)."
-        )
-    new = apply_assignments(dconfig.defaults() if from_defaults else old, pairs)
-    write(link, new)
-    return old, new
-
-
 def run(args: argparse.Namespace) -> int:
     from host_tools.board import api
     from host_tools.board.ports import resolve_port
 
     pairs = parse_assignments(args.assignments) if args.action == "set" else []
-    precheck(pairs)
+    board_config.precheck(pairs)
     port = resolve_port(args.port)
     with api.connect(port) as link:
         if args.action == "show":
             show(link, args.json)
             return 0
-        old, new = set_fields(link, pairs, from_defaults=args.from_defaults)
-    changed = [(k, v) for k, v in flatten(new) if dict(flatten(old)).get(k) != v]
+        old, new = board_config.set_fields(link, pairs, from_defaults=args.from_defaults)
+    before = dict(board_config.flatten(old))
+    changed = [(k, v) for k, v in board_config.flatten(new) if before.get(k) != v]
     for key, value in changed:
         print(f"{key} = {json.dumps(value)}")
     if not changed:
         print("nothing changed (the board already had these values)")
     return 0
-
-
-def precheck(pairs: list[tuple[str, str]]) -> None:
-    """Refuse, before touching the board, what no config could take: unknown keys, values out
-    of their field's own range. Rules between fields (0 < off < on, end_deg < start_deg) depend
-    on the board's other values, so they are left to `apply_assignments` on its config."""
-    errors: list[tuple[str, str]] = []
-    for key, value in pairs:
-        try:
-            dconfig.set_field(dconfig.defaults(), key, value)
-        except dconfig.ConfigError as exc:
-            errors += [
-                (field, message)
-                for field, message in exc.errors
-                if field == key and not message.startswith("must be below")
-            ]
-    if errors:
-        lines = "\n".join(f"  {field}: {message}" for field, message in errors)
-        raise UsageError(f"config not changed, nothing written to the dowel:\n{lines}")

@@ -1,6 +1,6 @@
-"""`dowel demo`, the main job: the whole product in under a minute, on a virtual board when no dowel is
-plugged in: flash the firmware, calibrate a simulated patient, watch nine hinges live (force
-bars, state, pitch, each beep and its point), pull the log and summarize the session.
+"""`dowel demo`, the main job: the whole product in under a minute, on a virtual board when no
+dowel is plugged in: flash the firmware, calibrate a simulated patient, watch nine hinges live
+(force bars, state, pitch, each beep and its point), pull the log and summarize the session.
 
 Every step goes through the code path a real dowel uses: `deploy` (what `dowel flash` runs),
 `calibrate` (what `dowel calibrate --yes` runs), the firmware's own loop and console event lines,
@@ -286,7 +286,10 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from host_tools.board.ports import VIRTUAL, likely_ports
+    from host_tools.sim import load_scenario
 
+    # A wrong name fails now, listing the scenarios, not after the board and calibration (20 s).
+    load_scenario(args.scenario)
     console = Console()
     real = [p for p in likely_ports() if p.kind != VIRTUAL]
     if real:

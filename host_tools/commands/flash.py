@@ -1,6 +1,7 @@
 """`dowel flash [--port] [--firmware FILE.bin] [--erase]`: put the dowel firmware on a board.
 
-Always: compile `device/`, upload what changed, verify, check the version (host_tools.firmware.deploy).
+Always: compile `device/`, upload what changed, verify, check the version
+(host_tools.firmware.deploy).
 With --firmware: first install MicroPython itself with esptool (host_tools.firmware.esptool_flash).
 """
 
@@ -8,11 +9,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 from host_tools.board.ports import add_port_argument, resolve_port
-from host_tools.errors import DeviceError, UsageError
+from host_tools.errors import UsageError
 
 HELP = "install the dowel firmware on a board (with --firmware, MicroPython first)"
 
@@ -42,20 +42,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-y", "--yes", action="store_true", help="do not ask before --erase")
 
 
-def open_link(port: str, wait_s: float = 0.0, sleep=time.sleep, clock=time.monotonic):
-    """api.connect, retried for `wait_s` while the board reboots."""
-    from host_tools.board import api
-
-    deadline = clock() + wait_s
-    while True:
-        try:
-            return api.connect(port)
-        except DeviceError:
-            if clock() >= deadline:
-                raise
-            sleep(0.5)
-
-
 def confirm_erase(yes: bool) -> None:
     if yes:
         return
@@ -77,6 +63,7 @@ def confirm_erase(yes: bool) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from host_tools.board import api
     from host_tools.firmware import esptool_flash
     from host_tools.firmware.deploy import deploy
 
@@ -100,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"Installing the dowel firmware on {port}")
     from host_tools.board import config as board_config
 
-    with open_link(port, wait_s) as link:
+    with api.connect_when_booted(port, wait_s) as link:
         result = deploy(link, say=console.print)
         # The new firmware reads the same /dowel.json: a config it refuses is said here, not
         # discovered later from the warble.

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from host_tools.errors import DeviceError, UsageError
+from host_tools.errors import DeviceError, DowelError, UsageError
 
 HELP = "pull rep logs off the dowel (pull) or write a patient's reps as CSV/JSON (export)"
 
@@ -65,10 +66,16 @@ def _pull(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     conn = db.connect()
     try:
-        with api.connect(port, fresh=True) as link, Progress(
-            TextColumn("pulling logs"), BarColumn(), DownloadColumn(), console=console,
-            transient=True,
-        ) as bar:
+        with (
+            api.connect(port, fresh=True) as link,
+            Progress(
+                TextColumn("pulling logs"),
+                BarColumn(),
+                DownloadColumn(),
+                console=console,
+                transient=True,
+            ) as bar,
+        ):
             task = bar.add_task("pull", total=None)
             from host_tools.board import config as board_config
 
@@ -104,10 +111,21 @@ def _pull(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_out(out: str) -> Path:
+    """The --out file, refused before any work if it could not be written."""
+    path = Path(out)
+    if path.is_dir():
+        raise UsageError(f"--out {out} is a folder: give a file name, e.g. {path / 'reps.csv'}")
+    if not path.parent.is_dir():
+        raise UsageError(f"--out {out}: folder {path.parent} does not exist; create it first")
+    return path
+
+
 def _export(args: argparse.Namespace) -> int:
     from host_tools.store import db
     from host_tools.store import reps as repstore
 
+    out_path = check_out(args.out) if args.out else None
     conn = db.connect()
     try:
         rows = repstore.rep_rows(conn, args.patient)
@@ -118,10 +136,15 @@ def _export(args: argparse.Namespace) -> int:
             )
     finally:
         conn.close()
-    if args.out:
-        with open(args.out, "w", newline="", encoding="utf-8") as out:
-            repstore.write_rows(rows, args.format, out)
-        print(f"{len(rows)} reps written to {args.out}", file=sys.stderr)
+    if out_path:
+        try:
+            with open(out_path, "w", newline="", encoding="utf-8") as out:
+                repstore.write_rows(rows, args.format, out)
+        except OSError as exc:
+            raise DowelError(
+                f"cannot write {out_path} ({exc.strerror}): free space or choose another --out"
+            ) from None
+        print(f"{len(rows)} reps written to {out_path}", file=sys.stderr)
     else:
         repstore.write_rows(rows, args.format, sys.stdout)
     return 0

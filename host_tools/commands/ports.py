@@ -34,8 +34,14 @@ def run(args: argparse.Namespace) -> int:
     for column in ("port", "what", "USB id", "description", "serial"):
         table.add_column(column)
     for p in shown:
-        table.add_row(p.device, p.kind or "-", p.usb_id, p.description, p.serial_number,
-                      style=None if p.likely else "dim")
+        table.add_row(
+            p.device,
+            p.kind or "-",
+            p.usb_id,
+            p.description,
+            p.serial_number,
+            style=None if p.likely else "dim",
+        )
     console.print(table)
     likely = [p for p in found if p.likely]
     if len(likely) == 1:

@@ -1,9 +1,11 @@
-"""`dowel replay TRACE.csv`: run the firmware's own engine over a recorded or generated trace."""
+"""`dowel replay TRACE.csv`: run the firmware's own engine over a recorded or generated trace,
+then print a summary (and, when no rep was seen, whether the thresholds fit the trace)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from host_tools.errors import UsageError
@@ -41,10 +43,16 @@ def format_event(e: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from host_tools.sim.replay import read_trace, replay
+    from host_tools.sim.replay import read_trace, replay, summary
 
     cfg = load_config(args.config)
     samples, has_pitch = read_trace(args.trace)
+    events = []
     for event in replay(samples, has_pitch, cfg):
+        events.append(event)
         print(json.dumps(event) if args.json else format_event(event))
+    # With --json, stdout stays one event per line for programs; the summary is for the reader.
+    out = sys.stderr if args.json else sys.stdout
+    for line in summary(events, samples, cfg):
+        print(line, file=out)
     return 0

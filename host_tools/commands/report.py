@@ -33,12 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--since",
         metavar="DATE",
-        help="first day to include, YYYY-MM-DD (default: first session or calibration)",
+        help="first day to include, YYYY-MM-DD, up to today (default: first session or "
+        "calibration)",
     )
     parser.add_argument(
         "--until",
         metavar="DATE",
-        help="last day to include, YYYY-MM-DD (default: today if practised, else yesterday)",
+        help="last day to include, YYYY-MM-DD, up to today (default: the last day pulled: "
+        "today if practised, else yesterday)",
     )
     parser.add_argument(
         "--out",
@@ -53,6 +55,10 @@ def run(args: argparse.Namespace) -> int:
 
     since = parse_date(args.since, "--since") if args.since else None
     until = parse_date(args.until, "--until") if args.until else None
-    path = write_report(args.patient, since=since, until=until, out=args.out)
-    print(f"wrote {path}")
+    written = write_report(args.patient, since=since, until=until, out=args.out)
+    n = written.pages
+    pages = f" ({n} A4 page{'' if n == 1 else 's'})" if n else ""
+    print(f"wrote {written.path}{pages}")
+    for note in written.notes:
+        print(f"note: {note.replace('`', '')}")
     return 0

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from host_tools.board.ports import add_port_argument, resolve_port
+from host_tools.errors import DowelError
 
 HELP = "guided check of the sensors, buzzer, LED and IMU of a built dowel"
 
@@ -15,11 +16,16 @@ STYLE = {"PASS": "green", "WARN": "yellow", "FAIL": "bold red", "SKIP": "dim"}
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_port_argument(parser)
     parser.add_argument(
-        "-y", "--yes", action="store_true",
+        "-y",
+        "--yes",
+        action="store_true",
         help="do not ask whether the beep was heard or the LED seen (they are marked SKIP)",
     )
     parser.add_argument(
-        "--timeout", type=float, default=10.0, metavar="S",
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
         help="seconds to wait for each press and for the tilt (default 10)",
     )
 
@@ -62,16 +68,24 @@ def run(args: argparse.Namespace) -> int:
     port = resolve_port(args.port)
     from host_tools.board import config as board_config
 
-    with api.connect(port, fresh=True) as link:
-        board_config.warn_if_rejected(
-            link, lambda text: console.print(text, highlight=False, markup=False)
-        )
-        checks = selftest.run_selftest(link, ConsoleUi(console), yes=yes,
-                                       timeout_s=args.timeout)
+    try:
+        with api.connect(port, fresh=True) as link:
+            board_config.warn_if_rejected(
+                link, lambda text: console.print(text, highlight=False, markup=False)
+            )
+            checks = selftest.run_selftest(
+                link, ConsoleUi(console), yes=yes, timeout_s=args.timeout
+            )
+    except EOFError:
+        raise DowelError(
+            "stopped: input ended at a prompt (Ctrl-D), self-test not finished and nothing "
+            "written; run `dowel selftest` again, or pass --yes to skip the questions"
+        ) from None
     render(checks, console)
     if selftest.failed(checks):
-        console.print("[bold red]Self-test failed[/]: fix the items above, then run "
-                      "`dowel selftest` again.")
+        console.print(
+            "[bold red]Self-test failed[/]: fix the items above, then run `dowel selftest` again."
+        )
         return 1
     console.print("[green]Self-test passed.[/] Next: `dowel calibrate` for each patient.")
     return 0

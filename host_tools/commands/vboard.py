@@ -23,6 +23,23 @@ from host_tools.vboard import state
 HELP = "run a virtual dowel board in the background: start, stop, status"
 
 
+# Below this the firmware does not finish booting and `start` would wait out its timeout
+# (64 KiB boots with ~65 KB free; 48 does not: measured 2026-12-02).
+MIN_HEAP_KB = 64
+
+
+def heap_kb(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of KiB") from None
+    if value < MIN_HEAP_KB:
+        raise argparse.ArgumentTypeError(
+            f"{value} KiB is too small for the firmware to boot: give at least {MIN_HEAP_KB}"
+        )
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
     sub.required = True
@@ -31,17 +48,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--flash", metavar="IMAGE", help="the board's flash image (.img; kept), or its folder"
     )
     start.add_argument(
-        "--imu", choices=("6050", "6500", "none"), default="6050",
+        "--imu",
+        choices=("6050", "6500", "none"),
+        default="6050",
         help="the IMU fitted: MPU6050 (default), MPU-6500, or none",
     )
     start.add_argument("--no-imu", action="store_true", help=argparse.SUPPRESS)
     start.add_argument("--scenario", metavar="NAME", help="play a scenario (name or JSON file)")
     start.add_argument(
-        "--heap-kb", type=int, default=None, help="MicroPython heap (default: an ESP32_GENERIC's)"
+        "--heap-kb",
+        type=heap_kb,
+        default=None,
+        help=f"MicroPython heap, at least {MIN_HEAP_KB} (default: an ESP32_GENERIC's)",
     )
     cut = sub.add_parser("power-cut", help="cut the power just before a flash write or erase")
-    cut.add_argument("--after-ops", type=int, default=0, metavar="N",
-                     help="let N more flash writes/erases through first (default 0)")
+    cut.add_argument(
+        "--after-ops",
+        type=int,
+        default=0,
+        metavar="N",
+        help="let N more flash writes/erases through first (default 0)",
+    )
     cut.add_argument("--torn", action="store_true", help="half of the cut program lands")
     power = sub.add_parser("power", help="switch the board off and on, or dip its supply")
     power.add_argument("kind", choices=("cycle", "brownout"))
@@ -72,7 +99,11 @@ def run(args: argparse.Namespace) -> int:
             detach=True,
         )
         if args.scenario:
-            tl = board.play(args.scenario)
+            try:
+                tl = board.play(args.scenario)
+            except BaseException:
+                board.stop()  # a board the user was told failed must not keep running
+                raise
             print(f"playing scenario {tl.name} ({tl.duration_ms / 1000:.1f} s)")
         print(
             f"virtual board {board.name!r} running (pid {board.pid}), flash in {board.flash_dir}"

@@ -1,4 +1,5 @@
-"""Compile the firmware for the board: `device/` -> `build/device/`, as the board will hold it.
+"""Compile the firmware for the board: `device/` -> `build/device/`, as the board will hold it
+(`paths.device_dir()` and `paths.build_dir()` say where those are in a checkout or an install).
 
     files = compile_device(out_dir)      # [.../main.py, .../dowel/app.mpy, ...]
     plan = board_files(out_dir)          # {"/main.py": Path, "/dowel/app.mpy": Path, ...}
@@ -17,14 +18,14 @@ import subprocess
 from pathlib import Path
 
 from host_tools.errors import DowelError
-from host_tools.paths import device_dir, repo_root
+from host_tools.paths import build_dir, device_dir
 
 MARCH = "xtensawin"
 SOURCE_ONLY = {"main.py", "boot.py"}  # top-level names MicroPython runs as .py
 
 
 def default_build_dir() -> Path:
-    return repo_root() / "build" / "device"
+    return build_dir() / "device"
 
 
 def device_sources(src: Path | None = None) -> list[Path]:

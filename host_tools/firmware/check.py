@@ -64,13 +64,17 @@ def main() -> int:
     src = device_dir()
     sources = device_sources(src)
     compile_failures = compile_all(src)
-    print(f"firmware_check: mpy-cross -march=xtensawin: {len(sources) - len(compile_failures)}"
-          f"/{len(sources)} files compile")
+    print(
+        f"firmware_check: mpy-cross -march=xtensawin: {len(sources) - len(compile_failures)}"
+        f"/{len(sources)} files compile"
+    )
     for failure in compile_failures:
         print("  " + failure.replace("\n", "\n  "))
     analyzed, type_errors = type_check(src)
-    print(f"firmware_check: pyright (micropython-esp32-stubs): {analyzed} files, "
-          f"{len(type_errors)} errors")
+    print(
+        f"firmware_check: pyright (micropython-esp32-stubs): {analyzed} files, "
+        f"{len(type_errors)} errors"
+    )
     for error in type_errors:
         print("  " + error)
     failed = bool(compile_failures or type_errors)

@@ -4,7 +4,8 @@
     with api.connect(port) as link:
         result = deploy(link)        # DeployResult(uploaded=[...], skipped=[...], removed=[...])
 
-Steps: compile `device/` (host_tools.firmware.build); ask the board, in one exec, which MicroPython it
+Steps: compile `device/` (host_tools.firmware.build); ask the board, in one exec, which
+MicroPython it
 runs and the sha256 of each file it holds; upload only the files whose hash differs, each to a
 temporary name that is hashed on the board and only then renamed over the old file (a cut
 cable never leaves half a module in place; a mismatch is retried once, then it is a

@@ -21,7 +21,7 @@ Before anything else the device's RTC is set from the host clock (UTC), so the s
 follow are dated (`api.connect` does it on every connection; a link made otherwise gets it
 here). The board's ticks at that moment are kept (`clock_reads`), and after the import every
 session the dowel could not date (its clock had lost power) gets an estimated start from them
-(`repstore.estimate_dates`, `host_tools.logs.dates`). The segment being written when the loop
+(`repstore.estimate_dates`, `host_tools.store.dates`). The segment being written when the loop
 stopped is pulled like any other: the loop is stopped during a pull, and the device starts a
 new segment after it.
 """
@@ -154,15 +154,17 @@ def pull(
             report.kept.append(seg.name)
             report.warnings.append(
                 f"segment {seg.name} is not readable by these host tools ({decoded.error}): "
-                "kept on the dowel; update them with `pip install -U smart-dowel`"
+                "kept on the dowel; update the host tools (`git pull` in a checkout, or "
+                "`pip install -U` the smart-dowel package you installed them from)"
             )
             continue
         epoch = decoded.segment.epoch if decoded.segment else report.status.get("epoch") or 0
         path = save_raw(base, epoch, seg, data)
         if decoded.segment is not None:
             report.counts.add(
-                repstore.import_segment(conn, decoded, sha256=seg.sha256, size=seg.size,
-                                     raw_path=str(path), now=now)
+                repstore.import_segment(
+                    conn, decoded, sha256=seg.sha256, size=seg.size, raw_path=str(path), now=now
+                )
             )
             devices.update(s.device_id.hex() for s in decoded.sessions)
         problem = damage(decoded, seg)
@@ -222,8 +224,9 @@ def damage(decoded: logread.Decoded, seg: SegmentInfo) -> str | None:
         where += " ..." if len(skipped) > 4 else ""
         parts.append(f"{decoded.skipped_bytes} bytes skipped at {where}")
         if skipped[-1][1] == n and decoded.torn:
-            parts.append("the tail looks like an interrupted write, but the dowel did not "
-                         "report one")
+            parts.append(
+                "the tail looks like an interrupted write, but the dowel did not report one"
+            )
     if decoded.unplaced:
         parts.append(f"{decoded.unplaced} whole reps after the damage could not be placed")
     if decoded.repaired:

@@ -61,7 +61,7 @@ class SessionStats:
     has_imu: bool
     firmware: str
     # The dowel's clock had lost the date: `started` is the host's estimate, between `earliest`
-    # and `latest` (`host_tools.logs.dates`).
+    # and `latest` (`host_tools.store.dates`).
     estimated: bool = False
     earliest: datetime | None = None
     latest: datetime | None = None
@@ -146,6 +146,10 @@ class ReportData:
     calibrations: list[CalibrationVisit]
     drift_prompts: list[DriftPrompt]
     tz: tzinfo = timezone.utc  # the zone calendar days are counted in
+    # What the host knows of, whatever the period: from the first session or calibration day to
+    # the last day the pulled logs cover (`_default_end`); None: nothing recorded / never pulled.
+    recorded_from: date | None = None
+    pulled_until: date | None = None
 
     def local_day(self, moment: datetime) -> date:
         return moment.astimezone(self.tz).date()
@@ -282,8 +286,9 @@ def load_sessions(
 def _levels(config_json: str, levels_json: str) -> dict[str, dict[str, float]]:
     """Levels per sensor from a calibration row: {"contact", "zero", "on", "off"}, each present
     when recorded. `levels_json` is what `dowel calibrate` measured
-    (`host_tools.calibrate.rule.Proposal.levels_json`: per sensor, "zero" and "contact" stats with a
-    median "level", and "on"/"off"); the config written to the dowel fills in what is missing."""
+    (`host_tools.calibrate.rule.Proposal.levels_json`: per sensor, "zero" and "contact" stats
+    with a median "level", and "on"/"off"); the config written to the dowel fills in what is
+    missing."""
     try:
         config = json.loads(config_json) or {}
     except ValueError:
@@ -383,17 +388,15 @@ def load_report_data(
     )
     calibrations, drifts = _load_calibrations(conn, patient, since_utc)
 
-    start = since
-    if start is None:
-        firsts = [s.day for s in sessions if s.day] + [
-            c.taken.astimezone(tz).date() for c in calibrations
-        ]
-        start = min(firsts) if firsts else None
+    firsts = [s.day for s in sessions if s.day] + [
+        c.taken.astimezone(tz).date() for c in calibrations
+    ]
+    recorded_from = min(firsts) if firsts else None
+    pulled_until = _default_end(conn, patient, sessions, tz, today)
+    start = since if since is not None else recorded_from
     end = until
-    if end is None and start is not None:
-        end = _default_end(conn, patient, sessions, tz, today)
-        if end is not None:
-            end = max(end, start)
+    if end is None and start is not None and pulled_until is not None:
+        end = max(pulled_until, start)
     if start is not None and end is not None:
         start = min(start, end)  # --until before the first session: an empty one-day period
         sessions = [s for s in sessions if s.day and start <= s.day <= end]
@@ -408,6 +411,8 @@ def load_report_data(
         calibrations=calibrations,
         drift_prompts=drifts,
         tz=tz,
+        recorded_from=recorded_from,
+        pulled_until=pulled_until,
     )
 
 

@@ -27,7 +27,7 @@ PATIENT_ID_SYSTEM = "urn:dowel:patient-id"
 DEVICE_ID_SYSTEM = "urn:dowel:device-id"
 SESSION_ID_SYSTEM = "urn:dowel:session"
 # On an Observation whose effectiveDateTime the host estimated (the dowel's clock had lost the
-# date, `host_tools.logs.dates`): valuePeriod is where the true start lies.
+# date, `host_tools.store.dates`): valuePeriod is where the true start lies.
 ESTIMATED_EXTENSION = "urn:dowel:extension:effective-estimated"
 CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/observation-category"
 UCUM = "http://unitsofmeasure.org"

@@ -14,7 +14,7 @@ import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import matplotlib
@@ -22,7 +22,6 @@ import matplotlib
 matplotlib.use("Agg")
 
 from matplotlib import rc_context  # noqa: E402
-from matplotlib.dates import AutoDateLocator, DateFormatter  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator, PercentFormatter  # noqa: E402
 
@@ -68,6 +67,25 @@ class Plot:
     title: str
     caption: str  # how to read it, for the PT
     figure: Figure
+
+
+# Room kept between the plotted extremes and the frame, as a share of the data's span: more
+# than a marker's radius or an error bar's cap at these figure heights (4 pt of about 150).
+Y_MARGIN = 0.08
+
+
+def fit_y(ax, values: list[float], floor: float | None = 0.0) -> None:
+    """y limits from every plotted value (error-bar ends included) with Y_MARGIN each side, so
+    no marker meets the frame. The axis starts at `floor` (bars stand on it) unless a value
+    lies below it or too near it for its marker to show whole; None: from the data alone."""
+    lo, hi = min(values), max(values)
+    if floor is not None:
+        lo, hi = min(lo, floor), max(hi, floor)
+    span = hi - lo or max(abs(hi), 1.0)
+    pad = Y_MARGIN * span
+    lowest = min(values)
+    bottom = floor if floor is not None and lowest - floor >= pad else lo - pad
+    ax.set_ylim(bottom, hi + pad)
 
 
 def _session_axis(ax, data: ReportData, sessions: list[SessionStats]) -> None:
@@ -137,7 +155,8 @@ def adherence_figure(data: ReportData) -> Figure | None:
                 color="#444444",
             )
     ax.axhline(target, color="#333333", linestyle="--", linewidth=1)
-    ax.set_ylim(0, max([target, *heights]) * 1.12)
+    # Headroom for the session counts written over the bars.
+    ax.set_ylim(0, max([target, *heights]) * (1 + 1.5 * Y_MARGIN))
     ax.set_ylabel("reps per day")
     step = max(1, -(-len(days) // 15))
     ax.set_xticks(range(0, len(days), step))
@@ -215,6 +234,7 @@ def depth_figure(data: ReportData) -> Figure | None:
         return None
     fig = Figure(figsize=(WIDTH_IN, 3.0), layout="constrained")
     ax = fig.add_subplot()
+    plotted: list[float] = []
     for attr, colour, label, offset in (
         ("depth", COLOURS["depth"], "deepest pitch reached", -0.1),
         ("loss_pitch", COLOURS["loss"], "pitch when a point was lost", 0.1),
@@ -227,6 +247,7 @@ def depth_figure(data: ReportData) -> Figure | None:
                 med.append(spread.median)
                 lo.append(spread.median - spread.q1)
                 hi.append(spread.q3 - spread.median)
+                plotted += [spread.q1, spread.q3]
         if xs:
             ax.errorbar(
                 xs,
@@ -240,7 +261,8 @@ def depth_figure(data: ReportData) -> Figure | None:
                 label=label + " (median, middle half)",
             )
     ax.set_ylabel("trunk pitch, degrees\n(0 = upright)")
-    ax.set_ylim(bottom=0)
+    # From 0 (upright), or below it for a loss while still standing.
+    fit_y(ax, plotted)
     _session_axis(ax, data, sessions)
     ax.legend(loc="lower left", frameon=False, fontsize=8, ncols=2, bbox_to_anchor=(0, 1.0))
     return fig
@@ -262,6 +284,7 @@ def timing_figure(data: ReportData) -> Figure | None:
         secs = [(getattr(s, attr).median or 0) / 1000 for s in sessions]
         ax.bar(x, secs, bottom=bottom, color=COLOURS[attr[:-3]], label=label, width=0.75)
         bottom = [b + v for b, v in zip(bottom, secs, strict=True)]
+    fit_y(ax, bottom)
     ax.set_ylabel("seconds (median rep)")
     _session_axis(ax, data, sessions)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8, reverse=True)
@@ -276,8 +299,10 @@ def calibration_figure(data: ReportData) -> Figure | None:
     ax = fig.add_subplot()
 
     def when(moment):
+        # Wall time in the report's zone, naive: matplotlib reads naive times as they are.
         return moment.astimezone(data.tz).replace(tzinfo=None)
 
+    levels: list[float] = []
     for point in POINTS:
         pts = [
             (when(c.taken), c.levels[point]["contact"])
@@ -303,18 +328,40 @@ def calibration_figure(data: ReportData) -> Figure | None:
                 color=COLOURS[point],
                 label=f"{LABELS[point].split()[0]} drift prompt (level seen)",
             )
+        levels += [p[1] for p in pts] + [d.current for d in drift]
     ax.set_ylabel("FSR reading\n(ADC counts)")
     ax.yaxis.set_major_locator(MaxNLocator(5))
+    fit_y(ax, levels, floor=None)
     moments = [when(c.taken) for c in cals] + [when(d.seen) for d in data.drift_prompts]
     pad = max(timedelta(days=2), (max(moments) - min(moments)) * 0.08)
-    ax.set_xlim(min(moments) - pad, max(moments) + pad)
-    ax.xaxis.set_major_locator(AutoDateLocator(minticks=3, maxticks=9))
-    ax.xaxis.set_major_formatter(
-        DateFormatter("%-d %b %Y" if len({m.year for m in moments}) > 1 else "%-d %b")
-    )
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=7.5)
-    ax.margins(y=0.15)
+    left, right = min(moments) - pad, max(moments) + pad
+    ax.set_xlim(left, right)
+    event_day_axis(ax, sorted({m.date() for m in moments}), right - left)
+    # Above the plot, not beside it: the days get the figure's whole width.
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncols=3, frameon=False, fontsize=7.5)
     return fig
+
+
+def event_day_axis(ax, days: list[date], shown: timedelta) -> None:
+    """Each day with an event as a faint band from midnight to midnight, labelled at its noon:
+    a visit lies in its own day's band at any hour (a tick at midnight, or every other day,
+    puts an evening visit next to the next day's label). The day is set over its month, so
+    days next to each other keep both labels in a few weeks' plot; a label that would still
+    touch the one before is left out, its band stays."""
+    years = len({d.year for d in days}) > 1
+    day_width_in = WIDTH_IN * 0.85 * (timedelta(days=1) / shown)  # the axes' share of the width
+    min_gap_days = 0.3 / day_width_in  # a "Mar" label's width at 9 pt, with a gap, in days
+    ticks, labels, last = [], [], None
+    for d in days:
+        midnight = datetime.combine(d, time())
+        ax.axvspan(midnight, midnight + timedelta(days=1), color="#f0f0f0", lw=0, zorder=0)
+        if last is None or (d - last).days >= min_gap_days:
+            ticks.append(midnight + timedelta(hours=12))
+            labels.append(f"{d.day}\n{d:%b}" + (f"\n{d.year}" if years else ""))
+            last = d
+    ax.set_xticks(ticks)
+    ax.set_xticklabels(labels)
+    ax.tick_params(axis="x", length=0)
 
 
 FIGURES: list[tuple[str, str, str, Callable[[ReportData], Figure | None]]] = [

@@ -36,7 +36,6 @@ TIME_CHANGE_REL = 0.15
 NOTABLE_SHARE = 0.05  # a point lost on fewer reps than this is not worth a sentence
 
 
-
 def day_text(day: date) -> str:
     return f"{day.day} {day.strftime('%b')}"
 
@@ -94,9 +93,34 @@ def _trend(early: float, late: float, fmt, up: str, down: str, same: str, thresh
     return f"{up if late > early else down} from {fmt(early)} to {fmt(late)}"
 
 
+def date_text(day: date) -> str:
+    return f"{day_text(day)} {day.year}"
+
+
+def period_notes(data: ReportData) -> list[str]:
+    """Days of the period the host knows nothing of: before the patient's first session or
+    calibration, or after the last day the pulled logs cover. They show as not practised, so
+    the report says so first."""
+    notes = []
+    if data.start and data.recorded_from and data.start < data.recorded_from:
+        n = (data.recorded_from - data.start).days
+        notes.append(
+            f"The period starts {_plural(n, 'day')} before this patient's first session or "
+            f"calibration ({date_text(data.recorded_from)}): those days show as not practised."
+        )
+    if data.end and data.pulled_until and data.end > data.pulled_until:
+        n = (data.end - data.pulled_until).days
+        notes.append(
+            f"The period ends {_plural(n, 'day')} after the last day the pulled logs cover "
+            f"({date_text(data.pulled_until)}): those days show as not practised until the "
+            "dowel's logs are pulled (`dowel logs pull`)."
+        )
+    return notes
+
+
 def summarize(data: ReportData) -> list[str]:
     """A few short sentences, most important first."""
-    lines: list[str] = []
+    lines: list[str] = period_notes(data)
     target = data.target_reps
     if not data.sessions:
         if not data.days:
@@ -181,19 +205,41 @@ def _point_lines(data: ReportData) -> list[str]:
                     f"{POINT_LABELS[point]} losses {word} from {pct(early)} to {pct(late)} of reps"
                 )
     if changes:
-        text = "; ".join(changes)
-        return [text[0].upper() + text[1:] + "."]
+        return [_capital("; ".join(changes)) + "."]
     lost = {p: sum(s.first_lost[p] for s in data.sessions) for p in POINTS}
-    worst = max(POINTS, key=lambda p: lost[p])
-    if lost[worst] == 0:
+    most = max(lost.values())
+    if most == 0:
         return ["No point left the dowel on any rep."]
-    share = lost[worst] / reps
+    # Every point with the top count is named: a tie has no "most often".
+    worst = [POINT_LABELS[p] for p in POINTS if lost[p] == most]
+    share = most / reps
     if share < NOTABLE_SHARE:
+        each = " each" if len(worst) > 1 else ""
         return [
-            f"Points seldom left the dowel (at most {pct(share)} of reps, {POINT_LABELS[worst]})."
+            f"Points seldom left the dowel (at most {pct(share)} of reps{each}, {_and(worst)})."
         ]
-    line = f"The point lost most often was the {POINT_LABELS[worst]} ({pct(share)} of reps)"
-    return [line + (", about the same early and late." if h else ".")]
+    if len(worst) == 1:
+        line = f"The point lost most often was the {worst[0]} ({pct(share)} of reps)"
+    else:
+        line = _capital(
+            f"{_and(worst)} were each lost on {_plural(most, 'rep')} ({pct(share)} of reps)"
+        )
+    # "About the same" only where the halves were compared (the loop above skipped small ones).
+    compared = (
+        h is not None
+        and min(pooled_share(h.early, None)[1], pooled_share(h.late, None)[1])
+        >= MIN_REPS_FOR_SHARE
+    )
+    return [line + (", about the same early and late." if compared else ".")]
+
+
+def _and(names: list[str]) -> str:
+    """["head", "mid-back", "sacrum"] -> "head, mid-back and sacrum"."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _capital(text: str) -> str:
+    return text[0].upper() + text[1:]
 
 
 def _imu_lines(data: ReportData) -> list[str]:
@@ -230,7 +276,7 @@ def _imu_lines(data: ReportData) -> list[str]:
         parts.append(text)
     if parts:
         text = "; ".join(parts)
-        text = prefix + text if prefix else text[0].upper() + text[1:]
+        text = prefix + text if prefix else _capital(text)
         lines.append(text + ".")
     timing = _timing_line(imu)
     if timing:

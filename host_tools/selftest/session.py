@@ -63,6 +63,7 @@ CUE_WORDS = {
     "LOW_BATTERY_CUE": "battery low: three slow falling notes",
 }
 
+
 @dataclass(frozen=True)
 class Check:
     item: str
@@ -92,17 +93,25 @@ def judge_rest(lo: tuple, hi: tuple) -> list[Check]:
     checks = []
     for i in range(len(NAMES)):
         if hi[i] > REST_MAX_COUNTS:
-            checks.append(Check(
-                f"{label(i)} at rest", FAIL, f"reads up to {hi[i]} untouched",
-                f"take the pressure off the {NAMES[i]} pad (strap too tight?); if it stays "
-                f"high, the FSR and its 1.2 kOhm resistor are swapped or GPIO{SENSOR_PINS[i]} "
-                "touches 3V3",
-            ))
+            checks.append(
+                Check(
+                    f"{label(i)} at rest",
+                    FAIL,
+                    f"reads up to {hi[i]} untouched",
+                    f"take the pressure off the {NAMES[i]} pad (strap too tight?); if it stays "
+                    f"high, the FSR and its 1.2 kOhm resistor are swapped or GPIO{SENSOR_PINS[i]} "
+                    "touches 3V3",
+                )
+            )
         elif hi[i] - lo[i] > NOISE_MAX_COUNTS:
-            checks.append(Check(
-                f"{label(i)} at rest", FAIL, f"wanders {lo[i]}-{hi[i]} untouched",
-                f"GPIO{SENSOR_PINS[i]} floats: fit the 1.2 kOhm resistor from it to GND",
-            ))
+            checks.append(
+                Check(
+                    f"{label(i)} at rest",
+                    FAIL,
+                    f"wanders {lo[i]}-{hi[i]} untouched",
+                    f"GPIO{SENSOR_PINS[i]} floats: fit the 1.2 kOhm resistor from it to GND",
+                )
+            )
         else:
             checks.append(Check(f"{label(i)} at rest", PASS, f"{lo[i]}-{hi[i]}"))
     return checks
@@ -133,30 +142,43 @@ def judge_presses(presses: list[Press | None]) -> list[Check]:
     for pad, pin in sorted(mapping.items()):
         item = f"{label(pad)} pressed"
         if pin is None:
-            checks.append(Check(
-                item, FAIL, "no reading rose",
-                f"the {NAMES[pad]} FSR looks disconnected: check both of its wires and its "
-                f"joint to GPIO{SENSOR_PINS[pad]} and the 1.2 kOhm resistor",
-            ))
+            checks.append(
+                Check(
+                    item,
+                    FAIL,
+                    "no reading rose",
+                    f"the {NAMES[pad]} FSR looks disconnected: check both of its wires and its "
+                    f"joint to GPIO{SENSOR_PINS[pad]} and the 1.2 kOhm resistor",
+                )
+            )
         elif pin != pad:
             back = mapping.get(pin) == pad
             fix = (
                 f"{NAMES[pad]} and {NAMES[pin]} are swapped: move the {NAMES[pad]} FSR's "
                 f"wire to GPIO{SENSOR_PINS[pad]} and the {NAMES[pin]} FSR's to "
                 f"GPIO{SENSOR_PINS[pin]} (or swap the two pads on the dowel)"
-                if back else
-                f"the {NAMES[pad]} FSR is wired to GPIO{SENSOR_PINS[pin]}: move it to "
+                if back
+                else f"the {NAMES[pad]} FSR is wired to GPIO{SENSOR_PINS[pin]}: move it to "
                 f"GPIO{SENSOR_PINS[pad]}"
             )
-            checks.append(Check(
-                item, FAIL, f"{NAMES[pin]} (GPIO{SENSOR_PINS[pin]}) rose instead", fix,
-            ))
+            checks.append(
+                Check(
+                    item,
+                    FAIL,
+                    f"{NAMES[pin]} (GPIO{SENSOR_PINS[pin]}) rose instead",
+                    fix,
+                )
+            )
         elif peaks[pin] >= SATURATED_COUNTS:
-            checks.append(Check(
-                item, WARN, f"peak {peaks[pin]}: the ADC clips",
-                "check the divider resistor is 1.2 kOhm (a 10 kOhm clips on a firm press) and "
-                "that the FSR's leads do not touch each other",
-            ))
+            checks.append(
+                Check(
+                    item,
+                    WARN,
+                    f"peak {peaks[pin]}: the ADC clips",
+                    "check the divider resistor is 1.2 kOhm (a 10 kOhm clips on a firm press) and "
+                    "that the FSR's leads do not touch each other",
+                )
+            )
         else:
             checks.append(Check(item, PASS, f"peak {peaks[pin]}"))
     return checks
@@ -175,14 +197,17 @@ def judge_imu(present: bool, g_milli: int, chip: tuple[int, str] = (-1, "")) -> 
     ident = f"{name}, WHO_AM_I 0x{who:02X}: " if who >= 0 else ""
     if not present:
         return Check(
-            item, SKIP, "not found (optional: the dowel works without tilt cues)",
-            f"if you fitted one: check VCC 3V3, GND, SDA GPIO{I2C_SDA_PIN}, "
-            f"SCL GPIO{I2C_SCL_PIN}",
+            item,
+            SKIP,
+            "not found (optional: the dowel works without tilt cues)",
+            f"if you fitted one: check VCC 3V3, GND, SDA GPIO{I2C_SDA_PIN}, SCL GPIO{I2C_SCL_PIN}",
         )
     lo, hi = G_MILLI_RANGE
     if not lo <= g_milli <= hi:
         return Check(
-            item, FAIL, f"{ident}measures {g_milli / 1000:.2f} g held still (expected 1 g)",
+            item,
+            FAIL,
+            f"{ident}measures {g_milli / 1000:.2f} g held still (expected 1 g)",
             "hold the dowel still and retry; if it persists the breakout is faulty or not an "
             "MPU6050 / MPU-6500",
         )
@@ -194,25 +219,35 @@ def judge_battery(present: bool, cell_mv: int, pct: int) -> Check:
     item = f"battery (GPIO{BATTERY_PIN})"
     if not present:
         return Check(
-            item, SKIP, "no cell switched in (on USB with the power switch off)",
+            item,
+            SKIP,
+            "no cell switched in (on USB with the power switch off)",
             "switch the dowel on to check the cell; if it is on, check the 100 kOhm divider "
             f"from the switched OUT+ to GPIO{BATTERY_PIN} and the TP4056's OUT+/OUT- wiring",
         )
     if cell_mv > CELL_MAX_MV:
         return Check(
-            item, FAIL, f"reads {cell_mv / 1000:.2f} V, more than a Li-ion cell can hold",
+            item,
+            FAIL,
+            f"reads {cell_mv / 1000:.2f} V, more than a Li-ion cell can hold",
             f"the divider on GPIO{BATTERY_PIN} must be two 100 kOhm resistors (top to the "
             "switched OUT+, bottom to GND)",
         )
     if cell_mv < battery.LOW_MV:
-        return Check(item, WARN, f"{cell_mv / 1000:.2f} V, about {pct} %: low",
-                     "charge it through the TP4056's USB socket before the patient takes it home")
+        return Check(
+            item,
+            WARN,
+            f"{cell_mv / 1000:.2f} V, about {pct} %: low",
+            "charge it through the TP4056's USB socket before the patient takes it home",
+        )
     return Check(item, PASS, f"{cell_mv / 1000:.2f} V, about {pct} %")
 
 
 def judge_cues(heard: bool | None) -> Check:
     return judge_answer(
-        f"cues (GPIO{BUZZER_PIN})", heard, f"{len(cues.NAMES)} cues played",
+        f"cues (GPIO{BUZZER_PIN})",
+        heard,
+        f"{len(cues.NAMES)} cues played",
         "a cue you could not hear or tell apart: check the transducer is the CEP-1126 (or "
         "another piezo rated at 2-4 kHz), fitted behind a hole in the box, and driven from 5V",
     )
@@ -222,7 +257,9 @@ def judge_tilt(change_ddeg: int | None) -> Check:
     if change_ddeg is None or abs(change_ddeg) < TILT_MIN_DDEG:
         seen = 0 if change_ddeg is None else abs(change_ddeg)
         return Check(
-            "tilt", FAIL, f"pitch changed {seen / 10:.0f} deg (need {TILT_MIN_DDEG // 10})",
+            "tilt",
+            FAIL,
+            f"pitch changed {seen / 10:.0f} deg (need {TILT_MIN_DDEG // 10})",
             "the MPU6050 must be fixed to the dowel (not hanging on its wires), its X axis "
             "along the dowel",
         )
@@ -275,10 +312,14 @@ def run_selftest(
     from dowel.version import FIRMWARE
 
     board = api.check_firmware(link)
-    checks = [Check("firmware", PASS if board.firmware == FIRMWARE else WARN,
-                    f"dowel {board.firmware}",
-                    "" if board.firmware == FIRMWARE else f"host tools expect {FIRMWARE}: `dowel "
-                    "flash`")]
+    checks = [
+        Check(
+            "firmware",
+            PASS if board.firmware == FIRMWARE else WARN,
+            f"dowel {board.firmware}",
+            "" if board.firmware == FIRMWARE else f"host tools expect {FIRMWARE}: `dowel flash`",
+        )
+    ]
 
     ui.say("Lay the dowel down and keep your hands off the three pads.")
     lo, hi = api.fsr_window(link, REST_MS)
@@ -296,18 +337,27 @@ def run_selftest(
     ui.say("Listen: the buzzer beeps now.")
     api.beep(link, BEEP_HZ, BEEP_MS)
     heard = None if yes else ui.confirm("Did you hear a beep?")
-    checks.append(judge_answer(
-        f"buzzer (GPIO{BUZZER_PIN})", heard, f"{BEEP_HZ} Hz for {BEEP_MS} ms",
-        f"check the piezo is a passive one, the NPN transistor's pins, and its 1 kOhm base "
-        f"resistor to GPIO{BUZZER_PIN}",
-    ))
+    checks.append(
+        judge_answer(
+            f"buzzer (GPIO{BUZZER_PIN})",
+            heard,
+            f"{BEEP_HZ} Hz for {BEEP_MS} ms",
+            f"check the piezo is a passive one, the NPN transistor's pins, and its 1 kOhm base "
+            f"resistor to GPIO{BUZZER_PIN}",
+        )
+    )
 
     ui.say("Listen: each cue the dowel makes, one after the other.")
     for name in cues.NAMES:
         ui.say(f"  {CUE_WORDS[name]}")
         api.play_cue(link, name, CUE_GAP_MS)
-    apart = None if yes else ui.confirm(
-        "Could you hear every cue, and tell the head, mid-back and sacrum ones apart?")
+    apart = (
+        None
+        if yes
+        else ui.confirm(
+            "Could you hear every cue, and tell the head, mid-back and sacrum ones apart?"
+        )
+    )
     checks.append(judge_cues(apart))
 
     api.set_led(link, True)
@@ -315,11 +365,15 @@ def run_selftest(
         lit = None if yes else ui.confirm("Is the LED on?")
     finally:
         api.set_led(link, False)
-    checks.append(judge_answer(
-        f"LED (GPIO{LED_PIN})", lit, "switched on",
-        f"check the LED's polarity (long leg to the resistor from GPIO{LED_PIN}) and its "
-        "330 Ohm resistor",
-    ))
+    checks.append(
+        judge_answer(
+            f"LED (GPIO{LED_PIN})",
+            lit,
+            "switched on",
+            f"check the LED's polarity (long leg to the resistor from GPIO{LED_PIN}) and its "
+            "330 Ohm resistor",
+        )
+    )
 
     checks.append(judge_battery(*api.battery(link)))
 

@@ -17,11 +17,14 @@ Ground truth (times in ms from the start):
   regains   [[t, sensor]]         it came back
   wobbles   [[start, end, sensor]] grip dips shorter than a loss: must not beep
   chatter   [[start, end, sensor]] contact hovering at the thresholds: ambiguous
-  reps      [{start_ms, bottom_ms, end_ms, depth_deg, lost, loss_ms, regain_ms}]
+  reps      [{start_ms, bottom_ms, end_ms, depth_deg, lower_ms, pause_ms, rise_ms, lost,
+             loss_ms, loss_deg, regain_ms}]   phases as the patient did them (they add up to
+                                  end_ms - start_ms); loss_deg: the pitch at loss_ms
   pickups   [t]                   three-point contact established after picking the dowel up
   releases  [[t, "put_down" | "drop"]]  the dowel left the back on purpose or fell
   presses   [[start, end, sensor]], tilts [[start, end, to_deg]], faults [[t, kind, [sensors]]]
   build     the resolved build (contact and zero counts per sensor), seed, duration_ms
+  sway_deg  the amplitude of the patient's sway, on the pitch throughout
 """
 
 from __future__ import annotations
@@ -42,6 +45,10 @@ LOSS_RAMP_MS = 40  # a point leaves the dowel over this long; truth = the middle
 REGAIN_RAMP_MS = 60
 LOST_LEVEL = 0.03  # contact fraction left when a point is off the dowel
 LYING_DEG = 90.0
+# The patient's sway while the dowel is on the back (standing, and on top of every hinge): two
+# sines, (amplitude in degrees, period in ms). The truth gives their sum (`sway_deg`): a phase
+# boundary where the hinge moves the pitch less than that is hidden in the sway.
+SWAY = ((0.7, 2300.0), (0.3, 830.0))
 
 
 @dataclass
@@ -175,7 +182,8 @@ class _Renderer:
         """Standing sway (degrees) at sample i of the segment being emitted: one function of
         absolute time, so segments join without a jump."""
         t = (self._base + i) * self.dt
-        return 0.7 * math.sin(2 * math.pi * t / 2300.0) + 0.3 * math.sin(2 * math.pi * t / 830.0)
+        (a0, p0), (a1, p1) = SWAY
+        return a0 * math.sin(2 * math.pi * t / p0) + a1 * math.sin(2 * math.pi * t / p1)
 
     def need_held(self, step: dict) -> None:
         if not self.held:
@@ -246,6 +254,7 @@ class _Renderer:
         )
         n = self._n(lower + pause + rise + rest)
         t0 = self.t
+        base = len(self.pitch)  # this rep's first sample
         lost = s["lose"]
         k = NAMES.index(lost) if lost else -1
         loss_ms = regain_ms = None
@@ -284,13 +293,22 @@ class _Renderer:
             return fr, p + self.sway(i), 1000.0
 
         self.emit(n, fn)
+        bottom, rise_at, end = int(lower), int(lower + pause), int(lower + pause + rise)
+        loss_deg = None if loss_ms is None else round(self.pitch[base + int(loss_ms) // dt], 2)
         rep = {
             "start_ms": t0,
-            "bottom_ms": t0 + int(lower),
-            "end_ms": t0 + int(lower + pause + rise),
+            "bottom_ms": t0 + bottom,
+            "end_ms": t0 + end,
             "depth_deg": depth,
+            # The phases as the patient did them (tempo jitter included): from standing to the
+            # bottom, held there, back to standing; they add up to end_ms - start_ms.
+            "lower_ms": bottom,
+            "pause_ms": rise_at - bottom,
+            "rise_ms": end - rise_at,
             "lost": lost,
             "loss_ms": None if loss_ms is None else t0 + int(loss_ms),
+            # The dowel's pitch (sway included, before the IMU's noise) when the point left it.
+            "loss_deg": loss_deg,
             "regain_ms": None if regain_ms is None else t0 + int(regain_ms),
         }
         self.truth["reps"].append(rep)
@@ -487,6 +505,7 @@ class _Renderer:
             "name": name,
             "seed": self.sc["seed"],
             "build": self.build,
+            "sway_deg": sum(a for a, _ in SWAY),
             "duration_ms": n * self.dt,
             **self.truth,
         }

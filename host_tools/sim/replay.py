@@ -12,6 +12,7 @@ strictly increasing, any spacing; readings are `read_u16` counts 0..65535; pitch
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -36,11 +37,18 @@ class Sample(NamedTuple):
 
 def read_trace(path: Path) -> tuple[list[Sample], bool]:
     """Parse and check a trace; a bad row raises UsageError naming its line."""
+    rows: list[list[str]] = []
     try:
-        with open(path, newline="") as f:
-            rows = list(csv.reader(f))
+        with open(path, newline="", encoding="utf-8") as f:
+            rows.extend(csv.reader(f))
     except OSError as exc:
         raise UsageError(f"cannot read trace {path}: {exc.strerror}") from None
+    except (UnicodeDecodeError, csv.Error):
+        # Text is decoded in blocks, so the bad byte is at this line or a little after.
+        raise UsageError(
+            f"{path}:{len(rows) + 1}: not a CSV text file (binary data near this line): "
+            f"give a trace with the header {','.join(HEADER)}[,pitch_deg]"
+        ) from None
     if not rows:
         raise UsageError(f"{path}: empty file; expected a header {','.join(HEADER)}[,pitch_deg]")
     header = [h.strip() for h in rows[0]]
@@ -76,9 +84,12 @@ def read_trace(path: Path) -> tuple[list[Sample], bool]:
         pitch_ddeg = 0
         if has_pitch:
             try:
-                pitch_ddeg = round(float(row[4]) * 10)
+                pitch = float(row[4])
             except ValueError:
-                raise UsageError(f"{path}:{line}: pitch_deg {row[4]!r} is not a number") from None
+                pitch = math.nan
+            if not math.isfinite(pitch):
+                raise UsageError(f"{path}:{line}: pitch_deg {row[4]!r} is not a finite number")
+            pitch_ddeg = round(pitch * 10)
             if not -180 <= pitch_ddeg / 10 <= 180:
                 raise UsageError(f"{path}:{line}: pitch_deg {row[4]} is outside -180..180")
         samples.append(Sample(t_ms, counts[0], counts[1], counts[2], pitch_ddeg))
@@ -123,7 +134,8 @@ def replay(samples: list[Sample], has_pitch: bool, cfg: dict) -> Iterator[dict]:
                     "sensor": name,
                     "rep": reps.seq,
                     "cued": engine.cue_this_rep,
-                    "pitch_deg": s.pitch_ddeg / 10 if has_pitch else None,
+                    # Where the point began to leave, not where the debounce fired.
+                    "pitch_deg": _deg(reps.loss_pitch_ddeg) if has_pitch else None,
                 }
 
 
@@ -145,3 +157,38 @@ def rep_summary(reps, has_pitch: bool) -> dict:
             rise_ms=reps.rise_ms,
         )
     return summary
+
+
+def summary(events: list[dict], samples: list[Sample], cfg: dict) -> list[str]:
+    """What a replay came to, in a few lines: reps by outcome, losses, and, when no rep was
+    seen, why (a point whose readings never reach its `on` threshold cannot make contact)."""
+    ends = [e for e in events if e["event"] == "rep_end"]
+    outcomes = {name: sum(e["outcome"] == name for e in ends) for name in OUTCOMES}
+    by_outcome = ", ".join(f"{n} {name}" for name, n in outcomes.items() if n)
+    losses = sum(e["event"] == "lost" for e in events)
+    span_s = (samples[-1].t_ms - samples[0].t_ms) / 1000 if samples else 0.0
+    lines = [
+        f"summary: {len(ends)} reps"
+        + (f" ({by_outcome})" if by_outcome else "")
+        + f", {losses} losses, over {span_s:.1f} s of trace"
+    ]
+    if ends:
+        return lines
+    short = []
+    for i, name in enumerate(NAMES):
+        on = cfg["sensors"][name]["on"]
+        highest = max((s[1 + i] for s in samples), default=0)
+        if highest < on:
+            short.append(f"{name} peaks at {highest} < on {on}")
+    if short:
+        lines.append(
+            "no rep seen: the thresholds do not fit this trace (" + "; ".join(short) + "): pass "
+            "--config with this dowel's thresholds (`dowel config show --json > dowel.json` on "
+            "its board, or edit sensors.NAME.on/off in a copy)"
+        )
+    else:
+        lines.append(
+            "no rep seen: contact was never held on all three points for arm_ms then a hinge "
+            "begun; if this trace is from another dowel, pass --config with its thresholds"
+        )
+    return lines

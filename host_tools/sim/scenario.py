@@ -62,6 +62,7 @@ from pathlib import Path
 from dowel.points import NAMES
 
 from host_tools.errors import UsageError
+from host_tools.paths import scenarios_dir
 
 STEP_FIELDS: dict[str, dict[str, object]] = {
     "released": {"ms": 1000},
@@ -94,10 +95,6 @@ I2C_FAULTS = {"i2c_nodev": 1, "i2c_timeout": 2, "imu_power": 3}
 FAULT_KINDS = ("disconnected", "shorted", "swapped", "clear", *I2C_FAULTS)
 NOISE_DEFAULTS = {"adc_sd": 60.0, "grip_sd": None, "pitch_sd_deg": 0.25, "gyro_sd_dps": 0.6}
 BUILD_FIELDS = ("contact_counts", "zero_counts", "grip_sd", "stand_deg", "description")
-
-
-def scenarios_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "scenarios"
 
 
 def list_scenarios() -> list[str]:

@@ -13,6 +13,7 @@ import os
 import sqlite3
 from pathlib import Path
 
+from host_tools.errors import DowelError
 from host_tools.paths import data_dir
 
 SCHEMA_VERSION = 3
@@ -35,7 +36,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     has_imu       INTEGER NOT NULL,
     imported_utc  TEXT NOT NULL,
     -- Version 3. 1: started_utc is the host's estimate (the dowel's clock had lost the date;
-    -- host_tools.logs.dates), between started_earliest_utc and started_latest_utc.
+    -- host_tools.store.dates), between started_earliest_utc and started_latest_utc.
     started_estimated    INTEGER NOT NULL DEFAULT 0,
     started_earliest_utc TEXT,
     started_latest_utc   TEXT,
@@ -125,20 +126,79 @@ def db_path() -> Path:
 
 
 def connect(path: Path | None = None) -> sqlite3.Connection:
-    """Open (creating if needed, mode 0600) and migrate the database."""
+    """Open (creating if needed, mode 0600) and migrate the database. A database in a folder
+    the user cannot write opens read-only, so reading commands still work there; a damaged
+    or unopenable file raises a DowelError naming the fix."""
     path = Path(path) if path else db_path()
     if not path.exists():
-        # Create with owner-only permissions before SQLite writes anything into it.
-        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+        try:
+            if not os.access(path.parent, os.W_OK):
+                raise PermissionError(13, "the folder is read-only")
+            # Create with owner-only permissions before SQLite writes anything into it.
+            fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+        except OSError as exc:
+            raise DowelError(
+                f"cannot create the database {path} ({exc.strerror}): make {path.parent} "
+                "writable, or set DOWEL_HOME to a folder you can write"
+            ) from None
         os.close(fd)
-    conn = sqlite3.connect(path)
+    # SQLite writes its journal beside the file, so the folder must be writable too.
+    writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+    try:
+        if writable:
+            conn = sqlite3.connect(path)
+        else:
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        # The first read of the file: where a damaged or foreign file shows.
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        error = explain(exc, path)
+        if error is None:
+            raise
+        raise error from None
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA foreign_keys = ON")
+    if version == SCHEMA_VERSION:
+        return conn  # nothing to write: a read-only database serves reading commands
+    if not writable:
+        conn.close()
+        raise DowelError(
+            f"{path} needs upgrading (schema {version} -> {SCHEMA_VERSION}) but is read-only: "
+            f"make {path.parent} and the file writable, then run the command again"
+        )
     _migrate(conn)
     conn.executescript(SCHEMA)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     conn.commit()
     return conn
+
+
+def explain(exc: sqlite3.DatabaseError, path: Path | None = None) -> DowelError | None:
+    """The fix for a failure of the database file itself (damaged, read-only, unopenable), or
+    None for anything else (a wrong query is a bug, not the user's to fix)."""
+    path = Path(path) if path else db_path()
+    # sqlite_errorname is Python 3.11+; the messages are SQLite's own, stable for decades.
+    name = getattr(exc, "sqlite_errorname", "")
+    text = str(exc)
+    if name in ("SQLITE_NOTADB", "SQLITE_CORRUPT") or (
+        not name and type(exc) is sqlite3.DatabaseError
+    ):
+        return DowelError(
+            f"{path} is damaged or not a dowel database ({text}): move it aside (rename it) and "
+            "restore it from a backup; without one, the next command starts an empty database"
+        )
+    if name.startswith("SQLITE_READONLY") or (not name and "readonly" in text):
+        return DowelError(
+            f"{path.parent} is read-only, so this command cannot write the database: make the "
+            "folder writable, or set DOWEL_HOME to a folder you can write"
+        )
+    if name.startswith("SQLITE_CANTOPEN") or (not name and "unable to open" in text):
+        return DowelError(
+            f"cannot open the database {path}: make it and {path.parent} readable and "
+            "writable by you"
+        )
+    return None
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

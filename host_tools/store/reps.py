@@ -154,15 +154,29 @@ def import_segment(
                 "INSERT OR IGNORE INTO sessions (device_id, session, patient, started_utc, "
                 "started_ticks, firmware, config_hash, has_imu, imported_utc, battery_pct) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (device_id, session, s.patient, rtc_utc(s.rtc), s.ticks_ms, s.firmware,
-                 s.config_hash.hex(), int(s.has_imu), now_text, s.battery_pct),
+                (
+                    device_id,
+                    session,
+                    s.patient,
+                    rtc_utc(s.rtc),
+                    s.ticks_ms,
+                    s.firmware,
+                    s.config_hash.hex(),
+                    int(s.has_imu),
+                    now_text,
+                    s.battery_pct,
+                ),
             )
             counts.sessions_new += cur.rowcount
             if not cur.rowcount:
-                _same(conn, "SELECT patient, started_ticks, firmware, config_hash, has_imu "
-                      "FROM sessions WHERE device_id = ? AND session = ?",
-                      (device_id, session), content,
-                      f"session {s.number} of device {device_id}")
+                _same(
+                    conn,
+                    "SELECT patient, started_ticks, firmware, config_hash, has_imu "
+                    "FROM sessions WHERE device_id = ? AND session = ?",
+                    (device_id, session),
+                    content,
+                    f"session {s.number} of device {device_id}",
+                )
             if s.rtc is not None:
                 # A continuation header may be the first one seen with a clock: keep the date.
                 conn.execute(
@@ -180,9 +194,19 @@ def import_segment(
                 )
         for r in decoded.reps:
             device_id, session, patient = keys[id(r.session)]
-            content = (patient, r.start_ms, r.duration_ms, outcome(r.first_lost, r.lost_mask),
-                       r.lost_mask, r.loss_at_ms, _deg(r.loss_pitch_ddeg), _deg(r.depth_ddeg),
-                       r.lower_ms, r.pause_ms, r.rise_ms)
+            content = (
+                patient,
+                r.start_ms,
+                r.duration_ms,
+                outcome(r.first_lost, r.lost_mask),
+                r.lost_mask,
+                r.loss_at_ms,
+                _deg(r.loss_pitch_ddeg),
+                _deg(r.depth_ddeg),
+                r.lower_ms,
+                r.pause_ms,
+                r.rise_ms,
+            )
             cur = conn.execute(
                 "INSERT OR IGNORE INTO reps (device_id, session, seq, patient, start_ms, "
                 "duration_ms, outcome, lost_mask, loss_at_ms, loss_pitch_deg, depth_deg, "
@@ -191,18 +215,31 @@ def import_segment(
             )
             counts.reps_new += cur.rowcount
             if not cur.rowcount:
-                _same(conn, "SELECT patient, start_ms, duration_ms, outcome, lost_mask, "
-                      "loss_at_ms, loss_pitch_deg, depth_deg, lower_ms, pause_ms, rise_ms "
-                      "FROM reps WHERE device_id = ? AND session = ? AND seq = ?",
-                      (device_id, session, r.seq), content,
-                      f"rep {r.seq} of session {r.session.number} of device {device_id}")
+                _same(
+                    conn,
+                    "SELECT patient, start_ms, duration_ms, outcome, lost_mask, "
+                    "loss_at_ms, loss_pitch_deg, depth_deg, lower_ms, pause_ms, rise_ms "
+                    "FROM reps WHERE device_id = ? AND session = ? AND seq = ?",
+                    (device_id, session, r.seq),
+                    content,
+                    f"rep {r.seq} of session {r.session.number} of device {device_id}",
+                )
             counts.reps_seen += 1
         first = decoded.sessions[0].device_id.hex() if decoded.sessions else None
         conn.execute(
             "INSERT OR IGNORE INTO log_segments (epoch, segment, sha256, size, device_id, reps, "
             "error, raw_path, pulled_utc) VALUES (?,?,?,?,?,?,?,?,?)",
-            (epoch, decoded.segment.number, sha256, size, first, len(decoded.reps),
-             decoded.error, raw_path, now_text),
+            (
+                epoch,
+                decoded.segment.number,
+                sha256,
+                size,
+                first,
+                len(decoded.reps),
+                decoded.error,
+                raw_path,
+                now_text,
+            ),
         )
     return counts
 
@@ -217,16 +254,21 @@ def record_clock_read(conn: sqlite3.Connection, device_id: str, clock) -> None:
         conn.execute(
             "INSERT OR REPLACE INTO clock_reads (device_id, read_utc, ticks_ms, boot, "
             "after_session) VALUES (?,?,?,?,?)",
-            (device_id, clock.host_utc.astimezone(timezone.utc).isoformat(), clock.ticks_ms,
-             clock.boot, max_session(conn, device_id)),
+            (
+                device_id,
+                clock.host_utc.astimezone(timezone.utc).isoformat(),
+                clock.ticks_ms,
+                clock.boot,
+                max_session(conn, device_id),
+            ),
         )
 
 
 def estimate_dates(conn: sqlite3.Connection, device_id: str) -> int:
     """(Re)estimate the start of every session of `device_id` the dowel's clock did not date
-    (`host_tools.logs.dates`), from the dated ones, the ticks and the clock reads; mark them
+    (`host_tools.store.dates`), from the dated ones, the ticks and the clock reads; mark them
     estimated. Returns how many sessions carry an estimate."""
-    from host_tools.logs import dates as sd
+    from host_tools.store import dates as sd
 
     rows = conn.execute(
         "SELECT s.session, s.started_utc, s.started_estimated, s.started_ticks, s.imported_utc, "
@@ -245,11 +287,15 @@ def estimate_dates(conn: sqlite3.Connection, device_id: str) -> int:
         dated = r["started_utc"] is not None and not r["started_estimated"]
         # Format 1 logs stored boot 0 (none): a boot only ties sessions of one log store.
         boot = None if not r["boot"] else (r["epoch"], r["boot"])
-        points.append(sd.Point(
-            key=r["session"], ticks_ms=r["started_ticks"], boot=boot,
-            started=_parse(r["started_utc"]) if dated else None,
-            length_ms=max(0, r["length_ms"] or 0),
-        ))
+        points.append(
+            sd.Point(
+                key=r["session"],
+                ticks_ms=r["started_ticks"],
+                boot=boot,
+                started=_parse(r["started_utc"]) if dated else None,
+                length_ms=max(0, r["length_ms"] or 0),
+            )
+        )
         index[r["session"]] = i
     anchors = []
     epochs = {r["session"]: r["epoch"] for r in rows}
@@ -260,8 +306,11 @@ def estimate_dates(conn: sqlite3.Connection, device_id: str) -> int:
         position = sum(1 for r in rows if r["session"] <= c["after_session"])
         last = rows[position - 1]["session"] if position else None
         boot = (epochs.get(last), c["boot"]) if c["boot"] else None
-        anchors.append(sd.Anchor(at=_parse(c["read_utc"]), position=position,
-                                 ticks_ms=c["ticks_ms"], boot=boot))
+        anchors.append(
+            sd.Anchor(
+                at=_parse(c["read_utc"]), position=position, ticks_ms=c["ticks_ms"], boot=boot
+            )
+        )
     # Every pull is also a bound: the sessions it imported came before it.
     for imported in {r["imported_utc"] for r in rows}:
         position = 1 + max(i for i, r in enumerate(rows) if r["imported_utc"] <= imported)

@@ -27,7 +27,7 @@ import weakref
 from pathlib import Path
 
 from host_tools.errors import DeviceError
-from host_tools.paths import repo_root
+from host_tools.paths import python_path
 from host_tools.vboard import state
 
 START_TIMEOUT_S = 30.0
@@ -89,6 +89,16 @@ def _stop(proc: subprocess.Popen | None, control: str, pid: int, lock: Path) -> 
         time.sleep(0.05)
     if state.pid_alive(pid) and state.is_locked(lock):
         os.kill(pid, signal.SIGTERM)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Kill a daemon that failed to start, and the interpreter it may have begun: it leads its
+    own process group (start_new_session), so a half-started board leaves nothing behind."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
 def _tuples(value):
@@ -157,8 +167,7 @@ class VirtualBoard:
             cmd += ["--parent-pid", str(os.getpid())]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
-            [str(repo_root()), str(repo_root() / "device")]
-            + env.get("PYTHONPATH", "").split(os.pathsep)
+            [str(p) for p in python_path()] + env.get("PYTHONPATH", "").split(os.pathsep)
         ).rstrip(os.pathsep)
         proc = subprocess.Popen(
             cmd,
@@ -174,7 +183,11 @@ class VirtualBoard:
             proc.stdout.close()
             proc.stderr.close()
         if scenario is not None:
-            board.play(scenario)
+            try:
+                board.play(scenario)
+            except BaseException:
+                board.stop()  # the caller gets an error, not a board: stop it even if detached
+                raise
         return board
 
     @staticmethod
@@ -185,8 +198,7 @@ class VirtualBoard:
         while not line.endswith(b"\n"):
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([fd], [], [], left)[0]:
-                proc.kill()
-                proc.wait()
+                _kill_group(proc)
                 raise DeviceError(f"the virtual board did not start within {timeout:.0f} s")
             chunk = os.read(fd, 65536)
             if not chunk:
@@ -196,8 +208,7 @@ class VirtualBoard:
             reply = json.loads(line)
         except ValueError:
             err = proc.stderr.read().decode(errors="replace") if proc.poll() is not None else ""
-            proc.kill()
-            proc.wait()
+            _kill_group(proc)
             raise DeviceError(
                 f"the virtual board failed to start: {err.strip()[-2000:]}"
             ) from None

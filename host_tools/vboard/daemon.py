@@ -41,8 +41,9 @@ import time
 import tty
 from pathlib import Path
 
-from host_tools.paths import repo_root
+from host_tools.paths import vboard_py_dir
 from host_tools.vboard import state
+from host_tools.vboard.interp import board_command, board_path
 
 MAX_RESTARTS = 5  # crashes within RESTART_WINDOW_S, then the daemon gives up
 RESTART_WINDOW_S = 30.0
@@ -335,7 +336,7 @@ class Daemon:
         env = dict(os.environ)
         env.update(
             {
-                "MICROPYPATH": f"{repo_root() / 'vboard' / 'py'}:.frozen",
+                "MICROPYPATH": board_path(),
                 "VB_DIR": str(self.bdir),
                 "VB_IMAGE": str(self.image),
                 "VB_BOOT": boot,
@@ -346,9 +347,8 @@ class Daemon:
                 "VB_RTC_OFFSET_US": str(self.rtc_offset_us),
             }
         )
-        cmd = [sys.executable, str(repo_root() / "host_tools" / "vboard" / "launch.py")]
-        cmd += ["-X", f"heapsize={(x64_heap_kb(self.heap_kb) + SIM_KB) * 1024}", "-i"]
-        cmd.append(str(repo_root() / "vboard" / "py" / "_vbboot.py"))
+        heap_kb = x64_heap_kb(self.heap_kb) + SIM_KB
+        cmd = board_command(heap_kb, vboard_py_dir() / "_vbboot.py", interactive=True)
         self.board = subprocess.Popen(
             cmd,
             stdin=slave,
@@ -356,7 +356,7 @@ class Daemon:
             stderr=slave,
             start_new_session=True,
             preexec_fn=_controlling_tty,
-            cwd=str(repo_root()),
+            cwd=str(self.bdir),  # the board opens nothing relative; not the checkout either
             env=env,
         )
         os.close(slave)
@@ -610,9 +610,7 @@ class Daemon:
             self.rtc_offset_us = -monotonic_us()  # no battery: the RTC starts again at 2000
             self.write_pty(ROM_BANNER % b"0x1 (POWERON_RESET)")
         else:
-            self.write_pty(
-                f"\r\n[vboard] the board process ended ({rc}); resetting\r\n".encode()
-            )
+            self.write_pty(f"\r\n[vboard] the board process ended ({rc}); resetting\r\n".encode())
             cause = HARD_RESET
         if why != "soft":
             self.wdt = None  # a chip reset stops the watchdog; a soft reset does not

@@ -23,7 +23,9 @@ from pathlib import Path
 
 from host_tools.errors import DeviceError
 from host_tools.paths import device_dir as _device_dir
-from host_tools.paths import repo_root
+from host_tools.paths import vboard_py_dir
+
+LAUNCHER = Path(__file__).with_name("launch.py")
 
 
 class MicroPythonError(RuntimeError):
@@ -48,7 +50,7 @@ def require_interpreter() -> None:
 
 
 def board_command(heap_kb: int, script: Path, interactive: bool = False) -> list[str]:
-    cmd = [sys.executable, str(repo_root() / "host_tools" / "vboard" / "launch.py")]
+    cmd = [sys.executable, str(LAUNCHER)]
     cmd += ["-X", f"heapsize={heap_kb * 1024}"]
     if interactive:
         cmd.append("-i")
@@ -56,7 +58,7 @@ def board_command(heap_kb: int, script: Path, interactive: bool = False) -> list
 
 
 def board_path() -> str:
-    return f"{repo_root() / 'vboard' / 'py'}:.frozen"
+    return f"{vboard_py_dir()}:.frozen"
 
 
 def device_files() -> dict[str, bytes]:
@@ -109,7 +111,7 @@ def run_micropython(
             }
         )
         env.pop("VB_IMAGE", None)
-        script = repo_root() / "vboard" / "py" / "_vbboot.py"
+        script = vboard_py_dir() / "_vbboot.py"
         try:
             proc = subprocess.run(
                 board_command(heap_kb, script),

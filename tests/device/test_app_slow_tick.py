@@ -58,6 +58,7 @@ def test_imu_drift_and_watchdog_are_served_every_slow_tick():
         if line.startswith("slow"):
             dt, imu, *figures = (int(x) for x in line.split()[1:])
             rows[(dt, bool(imu))] = figures
+
     # Each: reads and feeds after the first tick, reads and feeds in all, pitch, rep state,
     # armed time the drift tracker counted. The first tick is served, then every ceil(16 / dt)
     # ticks: 4 ms ticks every 4th, 5 ms every 4th (20 ms), 3 ms every 6th (18 ms).

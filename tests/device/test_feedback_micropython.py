@@ -53,6 +53,7 @@ import gc, micropython
 def measure():
     warm = RecEngine(CFG)
     course(warm)
+    gc.collect()  # the warm run's garbage first: the new engine's arrays need whole blocks
     e = RecEngine(CFG)
     gc.collect()
     micropython.heap_lock()

@@ -1,6 +1,7 @@
 """`dowel.imu`: MPU6050 and MPU-6500 told apart by WHO_AM_I, each set up in its own filter
 register, read without allocating, and brought back after a power cycle; on CPython with the
-register-model bus of fake_i2c.py, then on the MicroPython interpreter with the same fake."""
+register-model bus of tests/fakes/i2c.py, then on the MicroPython interpreter with the same
+fake."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from pathlib import Path
 import pytest
 from dowel import imu
 
-from tests.device.fake_i2c import FakeI2C, Mpu
+from tests.fakes.i2c import FakeI2C, Mpu
 
-FAKE = Path(__file__).with_name("fake_i2c.py").read_text()
+FAKE = (Path(__file__).parents[1] / "fakes" / "i2c.py").read_text()
 
 
 @pytest.mark.parametrize(

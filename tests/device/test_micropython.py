@@ -28,9 +28,11 @@ def test_debounce_vectors_on_micropython(run_mp):
         assert [tuple(e) for e in got] == v["expected"], v["name"]
 
 
-# Drives the Engine through arming, a rep with a fault, a put-down and the cues, first once to
-# warm up (first calls may intern names), then again under heap_lock: any allocation raises
-# MemoryError. Events are included: the engine allocates nothing even when things happen.
+# Drives the Engine through arming, a rep with a fault, a put-down, a loss while standing, a
+# rep begun without that point and a drop mid-hinge, and the cues, first once to warm up (first
+# calls may intern names), then again under heap_lock: any allocation raises MemoryError.
+# Events are included: the engine allocates nothing even when things happen (a rep's end
+# measures its phases from the pitch history).
 ENGINE_HEAP_LOCK = """
 import gc, micropython
 from dowel import config
@@ -48,6 +50,14 @@ def script(e):
         n |= e.step(30000, 30000, 30000, 400 - i * 4, 5)
     for _ in range(60):
         n |= e.step(0, 0, 0, 0, 5)
+    for _ in range(200):
+        n |= e.step(30000, 30000, 30000, 0, 5)
+    for _ in range(60):
+        n |= e.step(30000, 30000, 100, 0, 5)
+    for i in range(100):
+        n |= e.step(30000, 30000, 100, i * 4, 5)
+    for _ in range(60):
+        n |= e.step(0, 0, 0, 400, 5)
     return n
 def measure(has_imu):
     # Locals only: a new global stored under heap_lock could grow the globals dict.

@@ -1,5 +1,6 @@
 """`dowel.rtc8563`: the PCF8563 read and set as MicroPython's RTC tuple, BCD both ways, the VL
-bit read as "time not valid", on CPython with fake_i2c.py's register model and on MicroPython."""
+bit read as "time not valid", on CPython with tests/fakes/i2c.py's register model and on
+MicroPython."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from dowel import rtc8563
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.device.fake_i2c import FakeI2C, Pcf8563Chip
+from tests.fakes.i2c import FakeI2C, Pcf8563Chip
 
-FAKE = Path(__file__).with_name("fake_i2c.py").read_text()
+FAKE = (Path(__file__).parents[1] / "fakes" / "i2c.py").read_text()
 
 
 def make():

@@ -1,5 +1,5 @@
 """The firmware's faults and their safe states on a real dowel (issue 12), the same ones
-tests/firmware/ checks on the virtual board: `pytest -m hardware --port /dev/ttyUSB0`.
+tests/device_on_vboard/ checks on the virtual board: `pytest -m hardware --port /dev/ttyUSB0`.
 
 They flash the firmware (`deploy`, only changed files) and leave the board's config and logs
 as they were; the host-vanishes test shortens the idle reset for itself and puts it back."""
@@ -64,8 +64,14 @@ def test_loop_rate_is_200_hz(dowel):
 def test_a_rejected_config_keeps_the_loop_and_says_why(dowel, tmp_path):
     """Item 10: a config the board refuses means defaults and the warble, never a dead loop."""
     saved = tmp_path / "dowel.json"
-    have = subprocess.run([MPREMOTE, "connect", dowel, "fs", "cp", ":/dowel.json", str(saved)],
-                          capture_output=True, timeout=30).returncode == 0
+    have = (
+        subprocess.run(
+            [MPREMOTE, "connect", dowel, "fs", "cp", ":/dowel.json", str(saved)],
+            capture_output=True,
+            timeout=30,
+        ).returncode
+        == 0
+    )
     bad = tmp_path / "bad.json"
     bad.write_bytes(b"\xff\xfe binary")
     try:

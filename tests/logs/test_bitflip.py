@@ -13,9 +13,10 @@ from dowel import logfmt, logread
 
 from host_tools.logs import pull as log_pull
 from host_tools.store import db
+from tests.fakes.board import fake_link
+from tests.fakes.logs import random_sessions, write_scenario
 
-from .fakes import fake_link, random_sessions, write_scenario
-from .test_logpull import expected_rows, rep_keys
+from .test_pull import expected_rows, rep_keys
 
 NOW = datetime(2025, 3, 4, 12, 30, 0, tzinfo=timezone.utc)
 
@@ -62,7 +63,7 @@ def test_every_bit_flip_of_a_multi_session_segment(tmp_path, monkeypatch, capsys
         path = tmp_path / "trial.sqlite3"
         path.unlink(missing_ok=True)
         conn = db.connect(path)
-        report = log_pull.pull(fake_link(root), conn, now=NOW, raw_base=tmp_path / "raw")
+        report = log_pull.pull(fake_link(root.parent), conn, now=NOW, raw_base=tmp_path / "raw")
         got = set(rep_keys(conn))
         conn.close()
         trials += 1
@@ -97,10 +98,10 @@ def test_accept_damaged_frees_a_repaired_segment_and_keeps_its_raw_copy(tmp_path
     damaged[40] ^= 0x08
     seg.write_bytes(bytes(damaged))
     conn = db.connect()
-    first = log_pull.pull(fake_link(root), conn, now=NOW)
+    first = log_pull.pull(fake_link(root.parent), conn, now=NOW)
     assert first.kept == [seg.name] and "1 flipped bit(s) corrected" in first.warnings[0]
     assert set(rep_keys(conn)) == set(expected_rows(sessions))
-    second = log_pull.pull(fake_link(root), conn, now=NOW, accept_damaged=True)
+    second = log_pull.pull(fake_link(root.parent), conn, now=NOW, accept_damaged=True)
     assert second.deleted == [seg.name] and second.counts.reps_new == 0
     raw = [p for p in Path(db.db_path().parent / "raw").rglob("*.dwl")]
     assert [p.read_bytes() for p in raw] == [bytes(damaged)]

@@ -16,8 +16,8 @@ from host_tools.errors import DeviceError
 from host_tools.logs import pull as log_pull
 from host_tools.store import db
 from host_tools.store import reps as repstore
-
-from .fakes import fake_link, random_sessions, write_scenario
+from tests.fakes.board import fake_link
+from tests.fakes.logs import random_sessions, write_scenario
 
 NOW = datetime(2025, 3, 4, 12, 30, 0, tzinfo=timezone.utc)
 DEV = b"\xa4\xcf\x12\x34\x56\x78"
@@ -64,7 +64,7 @@ def test_session_reuse_sequence_keeps_every_rep(tmp_path, monkeypatch):
     a, b, c = random_sessions(random.Random(1), 3, 3)
     write_scenario(root, [a])
     conn = db.connect()
-    log_pull.pull(fake_link(root), conn, now=NOW)
+    log_pull.pull(fake_link(root.parent), conn, now=NOW)
     real_save = logfiles.save_state
 
     def failing(*args):
@@ -77,13 +77,13 @@ def test_session_reuse_sequence_keeps_every_rep(tmp_path, monkeypatch):
     assert written == [True] * 3
     cut_before_renumber(monkeypatch)
     with pytest.raises(DeviceError):
-        log_pull.pull(fake_link(root), conn, now=NOW)
+        log_pull.pull(fake_link(root.parent), conn, now=NOW)
     assert list(root.glob("*.dwl")) == []  # imported and freed; only the renumbering missed
     monkeypatch.undo()
     monkeypatch.setenv("DOWEL_HOME", str(tmp_path / "home"))
     d = random_sessions(random.Random(2), 1, 3)[0]
     assert boot_and_log(root, d) == [True] * 3
-    log_pull.pull(fake_link(root), conn, now=NOW)
+    log_pull.pull(fake_link(root.parent), conn, now=NOW)
     got = rows(conn)
     assert len(got) == len(a) + len(c) + len(d)
     assert len({(s, q) for s, q, _, _ in got}) == len(got)
@@ -96,16 +96,16 @@ def test_a_session_number_that_went_back_is_a_new_session(tmp_path, monkeypatch)
     a, b, c = random_sessions(random.Random(3), 3, 3)
     write_scenario(root, [a])
     conn = db.connect()
-    log_pull.pull(fake_link(root), conn, now=NOW)
+    log_pull.pull(fake_link(root.parent), conn, now=NOW)
     monkeypatch.setattr(logfiles, "save_state", lambda root, st: None)  # lost saves
     assert boot_and_log(root, b) == [True] * 3  # numbered 2, not persisted
     cut_before_renumber(monkeypatch)
     with pytest.raises(DeviceError):
-        log_pull.pull(fake_link(root), conn, now=NOW)
+        log_pull.pull(fake_link(root.parent), conn, now=NOW)
     monkeypatch.undo()
     monkeypatch.setenv("DOWEL_HOME", str(tmp_path / "home"))
     assert boot_and_log(root, c) == [True] * 3  # numbered 2 again, another boot
-    report = log_pull.pull(fake_link(root), conn, now=NOW)
+    report = log_pull.pull(fake_link(root.parent), conn, now=NOW)
     assert report.counts.reps_new == 3
     got = rows(conn)
     assert len(got) == 9 and [s for s, _, _, _ in got] == [1] * 3 + [2] * 3 + [3] * 3
@@ -121,7 +121,7 @@ def test_same_key_other_content_stops_the_import(tmp_path):
     state = {p.name: p.read_bytes() for p in root.glob("state*.json")}
     write_scenario(root, a, boot=77)
     conn = db.connect()
-    log_pull.pull(fake_link(root), conn, now=NOW)
+    log_pull.pull(fake_link(root.parent), conn, now=NOW)
     before = rows(conn)
     for p in root.glob("state*.json"):
         p.unlink()
@@ -130,7 +130,7 @@ def test_same_key_other_content_stops_the_import(tmp_path):
     b = random_sessions(random.Random(5), 1, 3)
     write_scenario(root, b, boot=77)
     with pytest.raises(repstore.ImportConflict, match="other content"):
-        log_pull.pull(fake_link(root), conn, now=NOW)
+        log_pull.pull(fake_link(root.parent), conn, now=NOW)
     assert rows(conn) == before and len(list(root.glob("*.dwl"))) == 1
 
 
@@ -151,9 +151,7 @@ def test_a_failed_state_save_stops_logging_until_a_save_works(tmp_path, monkeypa
     assert log.add_rep(0, 0, 4000, 0, 0, None, None, 700, 1500, 500, 2000)
     log.close()
     sessions = [
-        s.number
-        for p in root.glob("*.dwl")
-        for s in logread.decode(p.read_bytes()).sessions
+        s.number for p in root.glob("*.dwl") for s in logread.decode(p.read_bytes()).sessions
     ]
     assert sessions == [1, 3]
 

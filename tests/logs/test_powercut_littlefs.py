@@ -89,8 +89,9 @@ def one_trial(tmp_path: Path, files: dict, after_ops: int, torn: bool, name: str
     return committed, seqs
 
 
-def test_power_cuts_during_appends_lose_only_the_rep_being_written(tmp_path, monkeypatch,
-                                                                     firmware_files):
+def test_power_cuts_during_appends_lose_only_the_rep_being_written(
+    tmp_path, monkeypatch, firmware_files
+):
     rng = random.Random(2026)
     lost = extra = 0
     trials = [(rng.randrange(0, 240), rng.random() < 0.5) for _ in range(8)]
@@ -106,5 +107,7 @@ def test_power_cuts_during_appends_lose_only_the_rep_being_written(tmp_path, mon
         beyond = [s for s in seqs if s > (max(committed) if committed else 0)]
         extra += len(beyond)
         assert len(beyond) <= 1, beyond
-    print(f"littlefs power cuts: {len(trials)} trials, committed reps lost {lost}, "
-          f"reps past the last committed one {extra}")
+    print(
+        f"littlefs power cuts: {len(trials)} trials, committed reps lost {lost}, "
+        f"reps past the last committed one {extra}"
+    )

@@ -7,7 +7,7 @@
 Unlike `weekdata` (rows written straight into SQLite), every rep here goes through
 `dowel.logstore.Log.begin_session`/`add_rep` with the arguments `dowel.app` passes, on a temp
 dir as flash, and reaches the database through `host_tools.logs.pull.pull` over the fake link of
-`tests/logs/fakes.py` (the real device code strings run under CPython).
+`tests/fakes/board.py` (the real device code strings run under CPython).
 
 Patient P-0007, prescription 3x10/day, one dowel, Mon 3 to Sun 9 March 2025 (UTC):
 - Mon 3, 09:00: the visit: calibrated, first pull (sets the dowel's clock); 2 sessions later;
@@ -17,7 +17,7 @@ Patient P-0007, prescription 3x10/day, one dowel, Mon 3 to Sun 9 March 2025 (UTC
 - Sat 8: 2 sessions, then the battery ran flat: after it the clock reads 2000-01-01, so the
   third session (5 minutes after it was switched back on) is undated; the dowel then stays on
   until the final pull, which reads its ticks and so dates that session exactly (estimated,
-  `host_tools.logs.dates`); Sun 9: none;
+  `host_tools.store.dates`); Sun 9: none;
 - Mon 10, 08:00: the final pull.
 Reps are clean or lose each point first (some lose a second point later), with known depths,
 loss pitches (one while still standing, below 0) and tempo; a few are long enough or far enough
@@ -31,13 +31,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from dowel import clock as dclock
 from dowel import config as dconfig
 from dowel import logstore
 from dowel.version import FIRMWARE
 
+from host_tools.board.link import Link
 from host_tools.logs import pull as log_pull
-from tests.logs.fakes import fake_link
+from tests.fakes.board import FakeBoard
+from tests.fakes.machine import Clock, Machine
 
 UTC = timezone.utc
 PATIENT = "P-0007"
@@ -194,8 +195,13 @@ def live_week(week: Week, flash: Path, conn, segment_bytes: int = logstore.SEGME
     raw = flash.parent / "raw"
     flash.parent.mkdir(parents=True, exist_ok=True)  # the board's "/": it always exists
 
-    def pull(now: datetime) -> None:
-        week.pulls.append(log_pull.pull(fake_link(flash), conn, now=now, raw_base=raw))
+    def pull(now: datetime, ticks_ms: int = 0, boot: int | None = None) -> None:
+        board = FakeBoard(
+            flash.parent, machine=Machine(clock=Clock(ticks_ms), device_id=DEVICE_ID)
+        )
+        # The dowel has stayed on since the session of `boot` began: its interpreter holds it.
+        board.device("running").session_boot = boot
+        week.pulls.append(log_pull.pull(Link(board, port="fake"), conn, now=now, raw_base=raw))
 
     pull(VISIT)  # at the visit: sets the RTC, so the week's sessions are dated
     log = None
@@ -225,10 +231,5 @@ def live_week(week: Week, flash: Path, conn, segment_bytes: int = logstore.SEGME
     # The board's ticks at the final pull: it has run since the session after the flat battery.
     lost = [s for s in week.sessions if s.clock_lost][-1]
     since_ms = int((FINAL_PULL - lost.started).total_seconds() * 1000)
-    saved = dclock._ticks_ms
-    dclock._ticks_ms = lambda: POWER_ON_MS + since_ms
-    try:
-        pull(FINAL_PULL)
-    finally:
-        dclock._ticks_ms = saved
+    pull(FINAL_PULL, ticks_ms=POWER_ON_MS + since_ms, boot=log.boot if log else None)
     return week

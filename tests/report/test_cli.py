@@ -93,7 +93,9 @@ def test_report_pdf_and_since(week, tmp_path, capsys):
         == 0
     )
     assert out.read_bytes().startswith(b"%PDF-")
-    assert f"wrote {out}" in capsys.readouterr().out
+    assert re.fullmatch(
+        rf"wrote {re.escape(str(out))} \(\d A4 pages?\)\n", capsys.readouterr().out
+    )
 
 
 def test_report_unknown_patient(week, capsys):

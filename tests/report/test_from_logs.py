@@ -1,8 +1,8 @@
 """The report and the FHIR export from stored device logs: a week written by the firmware's own
-log store (`dowel.logstore`), pulled by the host's importer (`host_tools.logs.pull.pull` over the fake link),
-then checked against what was written (expected figures from `logweek`'s Python lists, never
-from the database). Run with the firmware's segment size and with tiny segments, so sessions
-also continue across segment files."""
+log store (`dowel.logstore`), pulled by the host's importer (`host_tools.logs.pull.pull` over
+the fake link), then checked against what was written (expected figures from `logweek`'s Python
+lists, never from the database). Run with the firmware's segment size and with tiny segments,
+so sessions also continue across segment files."""
 
 from __future__ import annotations
 
@@ -151,8 +151,9 @@ def test_period_and_days_match_the_logs(data, pulled):
     # The session after the battery ran flat has no date from the dowel: the host estimated it
     # (from the ticks at the final pull) and it counts on its day, marked estimated.
     assert data.undated_sessions == 0
-    assert [s.key for s in data.estimated_sessions] == [s.key for s in week.sessions
-                                                        if not s.dated]
+    assert [s.key for s in data.estimated_sessions] == [
+        s.key for s in week.sessions if not s.dated
+    ]
     assert data.total_reps == sum(len(s.reps) for s in week.sessions)
     assert data.total_clean == sum(clean(s) for s in week.sessions)
 
@@ -222,8 +223,9 @@ def test_plots_draw_the_logs_figures(data, pulled):
 def test_html_report_has_every_plot_and_a_row_per_session(pulled, tmp_path):
     week = pulled[0]
     # Through the command's own path: the database found by DOWEL_HOME, not a passed conn.
-    out = write_report(PATIENT, out=tmp_path / "week.html", tz=UTC)
-    page = out.read_text(encoding="utf-8")
+    written = write_report(PATIENT, out=tmp_path / "week.html", tz=UTC)
+    assert written.pages is None and written.notes == []
+    page = written.path.read_text(encoding="utf-8")
     for key in ALL_PLOTS:
         block = re.search(rf'<figure id="fig-{key}">(.*?)</figure>', page, re.S)
         assert block, key

@@ -103,8 +103,6 @@ def test_soft_reset_order_in_the_friendly_repl(board, tmp_path):
         console.close(timeout=1)
 
 
-
-
 def test_soft_reset_in_the_raw_repl_runs_boot_not_main(board, tmp_path):
     """A soft reset in the raw REPL (what mpremote does before each command) runs boot.py
     only, then the raw REPL again (pyexec_mode_kind survives the reset)."""
@@ -186,8 +184,6 @@ with open('seq.txt', 'a') as f:
 
 def sequence(nbytes: int) -> bytes:
     return b"".join(b"%06d\n" % i for i in range(nbytes // 7 + 1))[:nbytes]
-
-
 
 
 @pytest.mark.slow

@@ -1,0 +1,202 @@
+"""What the report says, in reading order, as plain blocks: the one source of the HTML page and
+the PDF, so the two carry the same summary, captions, tables and figures.
+
+    doc = report_content(data, generated)
+    doc.title, doc.meta, [type(b).__name__ for b in doc.blocks]   # Heading, Bullets, Chart, ...
+
+Text may hold `backticked` command names; each renderer sets them as code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from host_tools.report.data import POINT_LABELS, POINTS, ReportData
+from host_tools.report.figures import COLOURS, LABELS, Plot, build_figures
+from host_tools.report.summary import (
+    date_text,
+    estimated_note,
+    session_start_text,
+    summarize,
+)
+
+
+@dataclass(frozen=True)
+class Heading:
+    text: str
+    level: int = 2  # 2: a section; 3: a table's own title
+
+
+@dataclass(frozen=True)
+class Bullets:
+    id: str
+    lines: list[str]
+
+
+@dataclass(frozen=True)
+class Note:
+    text: str
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class Chart:
+    plot: Plot  # its title, caption and matplotlib figure
+
+
+@dataclass(frozen=True)
+class Table:
+    id: str
+    head: list[str]
+    rows: list[list[str]]
+
+
+@dataclass(frozen=True)
+class ColourKey:
+    """A note with colour swatches: `before`, then each (colour, label), then `after`."""
+
+    before: str
+    entries: list[tuple[str, str]]
+    after: str
+
+
+Block = Heading | Bullets | Note | Chart | Table | ColourKey
+
+
+@dataclass(frozen=True)
+class ReportContent:
+    title: str
+    meta: str
+    blocks: list[Block]
+    footer: str
+
+
+FOOTER = (
+    "Smart dowel host tools. Days are calendar days in the zone of the computer that made this "
+    "report. Patient identified by pseudonym only."
+)
+NO_IMU = (
+    "No IMU data: this dowel has no motion sensor, or no session with one in this period, so "
+    "depth and tempo were not measured."
+)
+
+
+def title_lines(data: ReportData, generated: datetime) -> tuple[str, str]:
+    p = data.patient
+    title = f"Hip-hinge practice report: patient {p.patient}"
+    if data.start and data.end:
+        period = f"{date_text(data.start)} to {date_text(data.end)}"
+    else:
+        period = "no practice recorded"
+    rx = f"{p.sets_per_day} sets of {p.reps_per_set} reps a day"
+    if p.is_default:
+        rx += " (the default; change with `dowel patient set`)"
+    meta = f"Period: {period}. Prescription: {rx}. Generated {generated:%Y-%m-%d %H:%M} UTC."
+    return title, meta
+
+
+def _when(data: ReportData, moment: datetime) -> str:
+    t = moment.astimezone(data.tz)
+    return f"{date_text(t.date())} {t:%H:%M}"
+
+
+def sessions_table(data: ReportData) -> Table:
+    head = [
+        "Session start",
+        "Reps",
+        "Clean",
+        *(POINT_LABELS[p] + " lost" for p in POINTS),
+        "Median depth",
+        "Pitch at loss",
+        "IMU",
+    ]
+    rows = []
+    for s in data.sessions:
+        share = f" ({round(100 * s.clean / s.reps)}%)" if s.reps else ""
+        rows.append(
+            [
+                session_start_text(s, data.tz),
+                str(s.reps),
+                f"{s.clean}{share}",
+                *(str(s.first_lost[p]) for p in POINTS),
+                f"{s.depth.median:.0f}°" if s.depth.n else "–",
+                f"{s.loss_pitch.median:.0f}°" if s.loss_pitch.n else "–",
+                "yes" if s.has_imu else "no",
+            ]
+        )
+    return Table("sessions", head, rows)
+
+
+def calibrations_table(data: ReportData) -> Table:
+    head = ["Calibrated", "Dowel"] + [f"{POINT_LABELS[p]} contact / zero" for p in POINTS]
+    rows = []
+    for c in data.calibrations:
+        cells = [_when(data, c.taken), c.device_id]
+        for p in POINTS:
+            lv = c.levels.get(p, {})
+            contact = f"{lv['contact']:.0f}" if "contact" in lv else "–"
+            zero = f"{lv['zero']:.0f}" if "zero" in lv else "–"
+            cells.append(f"{contact} / {zero}")
+        rows.append(cells)
+    return Table("calibrations", head, rows)
+
+
+def drift_table(data: ReportData) -> Table:
+    head = ["Seen", "Dowel", "Sensor", "Calibrated level", "Level seen", "Change"]
+    rows = [
+        [
+            _when(data, d.seen),
+            d.device_id,
+            POINT_LABELS.get(d.sensor, d.sensor),
+            str(d.calibrated),
+            str(d.current),
+            f"{d.change:+.0%}" if d.change is not None else "–",
+        ]
+        for d in data.drift_prompts
+    ]
+    return Table("drift", head, rows)
+
+
+def report_content(data: ReportData, generated: datetime) -> ReportContent:
+    plots = {p.key: p for p in build_figures(data)}
+    title, meta = title_lines(data, generated)
+    blocks: list[Block] = [Bullets("summary", summarize(data))]
+
+    def chart(key: str, missing: str) -> None:
+        plot = plots.get(key)
+        blocks.append(Chart(plot) if plot else Note(missing, id=f"no-{key}"))
+
+    blocks.append(Heading("Adherence"))
+    chart("adherence", "No practice period to show.")
+    blocks.append(Heading("Outcomes"))
+    chart("outcomes", "No reps recorded in this period.")
+    blocks.append(Heading("Depth and tempo"))
+    chart("depth", NO_IMU)
+    if "depth" in plots:
+        chart("timing", "The IMU did not time lowering, pause and rising in these sessions.")
+    blocks.append(Heading("Calibration"))
+    if not data.calibrations and not data.drift_prompts:
+        blocks.append(Note("No calibration recorded for this patient."))
+    else:
+        chart("calibration", "The stored calibrations hold no contact levels to plot.")
+        if data.calibrations:
+            blocks.append(calibrations_table(data))
+        if data.drift_prompts:
+            blocks += [Heading("Drift prompts", level=3), drift_table(data)]
+        else:
+            blocks.append(Note("No drift prompts in this period."))
+    if data.sessions:
+        blocks.append(Heading("Sessions"))
+        blocks.append(
+            ColourKey(
+                "Rep outcomes:",
+                [(COLOURS[k], LABELS[k]) for k in ("clean", *POINTS)],
+                '. "Lost" counts the first point that left the dowel in each rep.',
+            )
+        )
+        blocks.append(sessions_table(data))
+        note = estimated_note(data)
+        if note:
+            blocks.append(Note(note, id="estimated-note"))
+    return ReportContent(title, meta, blocks, FOOTER)
