@@ -80,14 +80,16 @@ class SensorResult:
 @dataclass(frozen=True)
 class Proposal:
     sensors: tuple[SensorResult, ...]
+    posture: str | None = None  # why the neutral hold was not taken standing (None: it was)
 
     @property
     def ok(self) -> bool:
-        return all(s.problem is None for s in self.sensors)
+        return self.posture is None and all(s.problem is None for s in self.sensors)
 
     @property
     def problems(self) -> list[str]:
-        return [s.problem for s in self.sensors if s.problem]
+        found = [s.problem for s in self.sensors if s.problem]
+        return found + ([self.posture] if self.posture else [])
 
     def levels_json(self) -> str:
         """What the host database keeps of the measurement (calibrations.levels_json)."""
@@ -184,9 +186,33 @@ def thresholds(zero: Stats, contact: Stats, name: str = "head") -> SensorResult:
     return SensorResult(name, zero, contact, on=on, off=off)
 
 
-def propose(zero: Sequence[Stats], contact: Sequence[Stats]) -> Proposal:
+def propose(
+    zero: Sequence[Stats],
+    contact: Sequence[Stats],
+    hold_pitch_ddeg: Sequence[int] = (),
+    start_deg: int = 15,
+) -> Proposal:
+    """Thresholds per sensor; with the IMU's pitch during the neutral hold (tenths of a
+    degree), the hold is also refused when the patient was not standing."""
     pairs = zip(zero, contact, SENSORS, strict=True)
-    return Proposal(tuple(thresholds(z, c, name) for z, c, name in pairs))
+    sensors = tuple(thresholds(z, c, name) for z, c, name in pairs)
+    return Proposal(sensors, standing_problem(hold_pitch_ddeg, start_deg))
+
+
+def standing_problem(hold_pitch_ddeg: Sequence[int], start_deg: int) -> str | None:
+    """The contact levels (and the drift reference) must come from the patient standing tall:
+    a hold whose median pitch the dowel itself would count as a hinge (at or past `start_deg`)
+    is refused. No pitch (no IMU): nothing to check."""
+    if not hold_pitch_ddeg:
+        return None
+    median = sorted(hold_pitch_ddeg)[len(hold_pitch_ddeg) // 2]
+    if abs(median) < start_deg * 10:
+        return None
+    return (
+        f"neutral hold: the trunk was {abs(median) / 10:.0f} degrees from upright (the dowel "
+        f"counts a hinge from {start_deg}); the patient must stand tall, the dowel touching "
+        "head, mid-back and sacrum, for the hold"
+    )
 
 
 def apply(cfg: dict, proposal: Proposal, patient: str) -> dict:

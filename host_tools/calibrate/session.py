@@ -98,7 +98,7 @@ class CalibrationRefused(DowelError):
         lines = "\n".join("  - " + p for p in proposal.problems)
         super().__init__(
             f"calibration refused, nothing written to the dowel:\n{lines}\n"
-            "Fix the point(s) named above and run `dowel calibrate` again."
+            "Fix what is named above and run `dowel calibrate` again."
         )
 
 
@@ -249,7 +249,8 @@ def calibrate(
         record((released, move, hold), announce=True)
     view.zero = zero = cal.summarize([s.counts for s in samples["released"]])
     contact = cal.summarize([s.counts for s in samples["hold"]])
-    view.proposal = proposal = cal.propose(zero, contact)
+    pitch = [s.pitch_ddeg for s in samples["hold"] if s.pitch_ddeg is not None]
+    view.proposal = proposal = cal.propose(zero, contact, pitch, cfg["start_deg"])
     ui.show_proposal(proposal)
     if not proposal.ok:
         raise CalibrationRefused(proposal)

@@ -109,6 +109,20 @@ def render_live(t_s: float, readings, pitch_deg: float, sensors, live: LiveState
     return Group(table, status, Text("\n".join(live.lines), style="white"))
 
 
+def _plan(scenario: str) -> str:
+    """What the scenario's simulated patient will do, from its own ground truth."""
+    from host_tools.sim import load_scenario, render
+
+    truth = render(load_scenario(scenario)).truth
+    reps = len(truth["reps"])
+    lost = [POINT_LABELS[sensor] for _t, sensor in truth["losses"]]
+    parts = [f"{reps} rep{'s' if reps != 1 else ''}"]
+    parts.append("losing " + ", ".join(lost) if lost else "no point lost")
+    if truth["wobbles"]:
+        parts.append(f"{len(truth['wobbles'])} grip wobble(s) that must not beep")
+    return ", ".join(parts)
+
+
 def _say(console: Console) -> Callable[[str], None]:
     return lambda msg: console.print(msg, highlight=False)
 
@@ -174,10 +188,7 @@ def run_virtual(console: Console, scenario: str = "demo") -> None:
                     f"  {POINT_LABELS[name]:>8}: contact level {s.contact.level:5d}, zero "
                     f"{s.zero.level:5d} -> beeps below {s.off}, back in contact above {s.on}"
                 )
-            say(
-                "[bold]3. The patient hinges[/bold]: nine reps, losing the sacrum, the mid-back "
-                "and the head once each, with grip wobble that must not beep"
-            )
+            say(f"[bold]3. The patient hinges[/bold]: {_plan(scenario)}")
             _play_live(console, board, scenario, thresholds)
             say("[bold]4. Pulling the log[/bold] (what `dowel logs pull` does)")
             link = api.connect(board.port)

@@ -322,6 +322,10 @@ def run_selftest(
     ]
 
     ui.say("Lay the dowel down and keep your hands off the three pads.")
+    # The rest levels are the baseline every later press is judged against: sample them only
+    # once the PT says the dowel lies still (with --yes the script has laid it down already).
+    while not yes and not ui.confirm("Is the dowel lying still, with nothing touching the pads?"):
+        ui.say("Lay it down flat on a table, hands off, then answer yes.")
     lo, hi = api.fsr_window(link, REST_MS)
     checks += judge_rest(lo, hi)
 

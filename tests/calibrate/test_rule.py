@@ -126,3 +126,25 @@ def test_check_losses_fires_on_a_real_loss_and_not_on_a_short_dip():
     trace += [(t, (20000, 20000, 1000)) for t in range(2000, 2500, 10)]  # sacrum lost
     losses = replay_losses(trace, sensors, loss_ms=120, regain_ms=200)
     assert [(loss.sensor, loss.t_ms) for loss in losses] == [("sacrum", 2120)]
+
+
+def _fine():
+    zero = [_stats(1000, 100)] * 3
+    contact = [_stats(30000, 300)] * 3
+    return zero, contact
+
+
+def test_a_neutral_hold_taken_standing_is_accepted():
+    zero, contact = _fine()
+    assert cal.propose(zero, contact, [20, -10, 35, 40], start_deg=15).ok
+    assert cal.propose(zero, contact, [], start_deg=15).ok  # no IMU: nothing to check
+
+
+def test_a_neutral_hold_taken_bent_over_is_refused_saying_why():
+    zero, contact = _fine()
+    proposal = cal.propose(zero, contact, [445, 450, 455], start_deg=15)
+    assert not proposal.ok
+    (problem,) = proposal.problems
+    assert "45 degrees from upright" in problem and "stand tall" in problem
+    # The sensors themselves were fine: the refusal is the posture alone.
+    assert all(s.problem is None for s in proposal.sensors)

@@ -59,3 +59,15 @@ def test_demo_runs_end_to_end(tmp_path):
     assert [(s["reps"], s["clean"], s["has_imu"]) for s in sessions] == [(9, 6, True)]
     assert _daemons(tmp_path) == []
     print(f"demo took {elapsed:.1f} s")  # the target is under a minute; not asserted
+
+
+def test_the_narration_follows_the_scenario_played():
+    from host_tools.commands.demo import _plan
+    from host_tools.sim import load_scenario, render
+
+    for name in ("demo", "quick"):
+        truth = render(load_scenario(name)).truth
+        said = _plan(name)
+        assert said.startswith(f"{len(truth['reps'])} rep")
+        assert said.count(",") >= len(truth["losses"]) - 1
+    assert _plan("quick") != _plan("demo")

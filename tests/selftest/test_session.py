@@ -166,7 +166,7 @@ def test_every_cue_is_played_and_described(dowel):
 
 
 def test_cues_not_told_apart_fail_with_the_fix(dowel):
-    checks = run(dowel(IN_ORDER), ScriptedUi(answers=[True, False, True]), yes=False)
+    checks = run(dowel(IN_ORDER), ScriptedUi(answers=[True, True, False, True]), yes=False)
     c = by_item(checks)["cues (GPIO25)"]
     assert c.status == FAIL and "CEP-1126" in c.fix
 
@@ -193,13 +193,14 @@ def test_judge_answer():
 
 def test_healthy_dowel_passes_and_prompts_each_pad_in_order(dowel):
     board = dowel(IN_ORDER)
-    ui = ScriptedUi(answers=[True, True, True])
+    ui = ScriptedUi(answers=[True, True, True, True])
     checks = run(board, ui, yes=False)
     assert not stt.failed(checks), checks
     assert all(c.status == PASS for c in checks), checks
     prompts = [line for line in ui.lines if line.startswith("Press the")]
     assert [p.split()[2] for p in prompts] == ["HEAD", "MID-BACK", "SACRUM"]
     assert ui.questions == [
+        "Is the dowel lying still, with nothing touching the pads?",
         "Did you hear a beep?",
         "Could you hear every cue, and tell the head, mid-back and sacrum ones apart?",
         "Is the LED on?",
@@ -257,7 +258,7 @@ def test_preloaded_pad_at_rest_fails(dowel):
 
 
 def test_led_not_seen_fails_with_the_fix(dowel):
-    checks = run(dowel(IN_ORDER), ScriptedUi(answers=[True, True, False]), yes=False)
+    checks = run(dowel(IN_ORDER), ScriptedUi(answers=[True, True, True, False]), yes=False)
     led = by_item(checks)["LED (GPIO2)"]
     assert led.status == FAIL and "polarity" in led.fix
     assert stt.failed(checks)
@@ -326,3 +327,11 @@ def test_command_fails_and_names_the_fix(dowel, monkeypatch, capsys):
 def test_check_is_a_plain_record():
     c = Check("x", PASS, "fine")
     assert c.fix == ""
+
+
+def test_rest_levels_wait_until_the_pt_says_the_dowel_lies_still(dowel):
+    board = dowel(IN_ORDER)
+    ui = ScriptedUi(answers=[False, False, True, True, True, True])
+    run(board, ui, yes=False)
+    assert ui.questions[:3] == ["Is the dowel lying still, with nothing touching the pads?"] * 3
+    assert ui.lines.count("Lay it down flat on a table, hands off, then answer yes.") == 2
