@@ -59,8 +59,6 @@ def firmware_missing(text: str) -> bool:
 def _raw(link: Link, module: str, function: str, *args, timeout: float = 10):
     try:
         return link.call("dowel." + module, function, *args, timeout=timeout)
-    except FirmwareMissing:
-        raise
     except DeviceError as exc:
         if firmware_missing(str(exc)):
             raise missing_error(link, f"dowel.{module}.{function}") from None

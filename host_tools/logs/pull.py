@@ -106,12 +106,6 @@ def read_segment(link, seg: SegmentInfo, progress: Callable[[int], None] | None 
     return bytes(out)
 
 
-def set_clock(link, now: datetime | None = None) -> ClockSync:
-    """Set the board's RTC (and a fitted PCF8563) from the host clock, so the sessions it logs
-    from now on are dated; keep what the board said on the link (`link.clock`)."""
-    return api.sync_clock(link, (lambda: now) if now else None)
-
-
 def pull(
     link,
     conn,
@@ -131,7 +125,7 @@ def pull(
     base = raw_base or raw_dir()
     report = PullReport()
     # A link from `api.connect` has just set it; set it here otherwise (and when that failed).
-    clock = getattr(link, "clock", None) or set_clock(link, now)
+    clock = getattr(link, "clock", None) or api.sync_clock(link, lambda: now)
     report.clock = clock
     report.status = api.log_status(link)
     segs = [SegmentInfo(*s) for s in api.log_segments(link)]

@@ -97,13 +97,8 @@ def write_report(
     tz = tz or local_zone()
     today = today or datetime.now(tz).date()
     check_dates(since, until, today)
-    own = conn is None
-    conn = conn or db.connect()
-    try:
-        data = load_report_data(conn, patient, since=since, until=until, tz=tz, today=today)
-    finally:
-        if own:
-            conn.close()
+    with db.using(conn) as c:
+        data = load_report_data(c, patient, since=since, until=until, tz=tz, today=today)
     check_period(data, since, until)
     generated = datetime.now(timezone.utc)
     out = out or default_out(patient, generated.astimezone(data.tz).date())

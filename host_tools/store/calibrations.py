@@ -11,24 +11,11 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 from dowel import config as dconfig
 
 from host_tools.store import db
-
-
-@contextmanager
-def _connection(conn: sqlite3.Connection | None) -> Iterator[sqlite3.Connection]:
-    if conn is not None:
-        yield conn
-        return
-    own = db.connect()
-    try:
-        yield own
-    finally:
-        own.close()
 
 
 def _utc_now() -> str:
@@ -43,7 +30,7 @@ def add(result, conn: sqlite3.Connection | None = None) -> int:
         "losses": [[loss.t_ms, loss.sensor] for loss in result.losses],
         "never_touched": result.never_touched,
     }
-    with _connection(conn) as c:
+    with db.using(conn) as c:
         c.execute("INSERT OR IGNORE INTO patients (patient) VALUES (?)", (result.patient,))
         cur = c.execute(
             "INSERT INTO calibrations (patient, device_id, taken_utc, config_json, levels_json)"
@@ -66,7 +53,7 @@ def record_drift(
 ) -> None:
     """Keep each drift finding (a `host_tools.calibrate.drift.DriftFinding`) the first time
     this reading is seen, so the history says when the PT was prompted."""
-    with _connection(conn) as c:
+    with db.using(conn) as c:
         for f in findings:
             seen = c.execute(
                 "SELECT 1 FROM drift_prompts WHERE device_id = ? AND sensor = ? AND "

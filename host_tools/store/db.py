@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from host_tools.errors import DowelError
@@ -244,3 +246,17 @@ def _migrate_2(conn: sqlite3.Connection) -> None:
             "SELECT device_id, epoch, 0, device_session, session FROM log_sessions_v1"
         )
         conn.execute("DROP TABLE log_sessions_v1")
+
+
+@contextmanager
+def using(conn: sqlite3.Connection | None) -> Iterator[sqlite3.Connection]:
+    """`conn` itself, or the default database opened for the block and closed after it: for
+    library calls that take an optional connection."""
+    if conn is not None:
+        yield conn
+        return
+    own = connect()
+    try:
+        yield own
+    finally:
+        own.close()
