@@ -30,6 +30,7 @@ COMMANDS = {
     "patient": "patient",
     "report": "report",
     "export": "export",
+    "app": "app",
 }
 
 

@@ -97,6 +97,9 @@ def test_wheel_holds_the_board_files_and_every_host_module(wheel):
     expected |= {p.as_posix() for p in device if p.parts[0] == "dowel"}  # importable on the host
     expected |= {f"{SHIPPED}/vboard/py/{p.as_posix()}" for p in _sources(vboard_py_dir(), "*.py")}
     expected |= {f"host_tools/scenarios/{p}" for p in _sources(scenarios_dir(), "*.json")}
+    app = repo_root() / "host_tools" / "app"
+    for folder, pattern in (("templates", "*.html"), ("static", "*")):
+        expected |= {f"host_tools/app/{folder}/{p}" for p in _sources(app / folder, pattern)}
     # Every host module, so that a package added to host_tools/ and not to pyproject.toml's
     # list fails here, not on a user's `import`.
     host = repo_root() / "host_tools"

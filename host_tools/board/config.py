@@ -29,6 +29,12 @@ def read(link) -> tuple[dict, str | None]:
     return api.read_config(link)
 
 
+def calibrated_patient(cfg: dict) -> str | None:
+    """Whose calibration the config holds; None for the defaults' placeholder (UNSET)."""
+    patient = cfg.get("patient")
+    return patient if patient and patient != dconfig.defaults()["patient"] else None
+
+
 def rejection_note(reason: str) -> str:
     """The one line a command prints about a rejected config."""
     return f"warning: {reason}. {FIX}"

@@ -129,6 +129,20 @@ class Calibration:
         return out
 
 
+@dataclass(frozen=True)
+class PointView:
+    """One point as a live display draws it: the reading against its thresholds."""
+
+    name: str  # cal.SENSORS
+    label: str  # cal.SAY: the words a PT reads
+    reading: int  # ADC counts, 0..65535
+    zero: int | None  # released level, once step 1 is done
+    on: int | None  # thresholds, once the hold is accepted
+    off: int | None
+    state: str  # "" before the check step; "contact", "no contact" or "lost"
+    lost_at_ms: tuple[int, ...]  # losses the thresholds fired during the check
+
+
 class View:
     """What the live display shows: the phase, the latest sample, and the thresholds."""
 
@@ -148,6 +162,29 @@ class View:
     @property
     def phase_ms(self) -> int:
         return self.last.t_ms - self.phase_t0_ms if self.last else 0
+
+    def points(self) -> list[PointView]:
+        out = []
+        for i, name in enumerate(cal.SENSORS):
+            result = self.proposal.sensors[i] if self.proposal else None
+            accepted = result is not None and result.problem is None
+            lost = tuple(self.lost_at[name])
+            state = ""
+            if self.check is not None:
+                state = "lost" if lost else "contact" if self.check.touching(i) else "no contact"
+            out.append(
+                PointView(
+                    name,
+                    cal.SAY[name],
+                    self.last.counts[i] if self.last else 0,
+                    self.zero[i].level if self.zero else None,
+                    result.on if accepted else None,
+                    result.off if accepted else None,
+                    state,
+                    lost,
+                )
+            )
+        return out
 
 
 class QuietUI:

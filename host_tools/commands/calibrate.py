@@ -95,21 +95,19 @@ class RichUI(PlainUI):
         )
         for column in ("point", "reading", "0 .. 65535", "released", "off / on", "state"):
             table.add_column(column, no_wrap=True)
-        for i, name in enumerate(cal.SENSORS):
-            reading = view.last.counts[i] if view.last else 0
-            result = view.proposal.sensors[i] if view.proposal else None
-            on = result.on if result and result.problem is None else None
-            off = result.off if result and result.problem is None else None
-            zero = str(view.zero[i].level) if view.zero else "-"
-            limits = f"{off} / {on}" if on is not None else "-"
+        for p in view.points():
             state = Text("-")
-            if view.check is not None:
-                touching = view.check.touching(i)
-                state = Text("contact", "green") if touching else Text("no contact", "yellow")
-                lost = view.lost_at[name]
-                if lost:
-                    state = Text(f"LOSS x{len(lost)}, last {lost[-1] / 1000:.1f} s", "bold red")
-            table.add_row(name, str(reading), _bar(reading, on, off), zero, limits, state)
+            if p.state == "lost":
+                state = Text(
+                    f"LOSS x{len(p.lost_at_ms)}, last {p.lost_at_ms[-1] / 1000:.1f} s", "bold red"
+                )
+            elif p.state:
+                state = Text(p.state, "green" if p.state == "contact" else "yellow")
+            zero = "-" if p.zero is None else str(p.zero)
+            limits = f"{p.off} / {p.on}" if p.on is not None else "-"
+            table.add_row(
+                p.name, str(p.reading), _bar(p.reading, p.on, p.off), zero, limits, state
+            )
         caption = []
         if view.proposal:
             caption.append(

@@ -99,13 +99,7 @@ def _pull(args: argparse.Namespace) -> int:
                 ) from None
     finally:
         conn.close()
-    c = report.counts
-    print(
-        f"{report.segments} segment(s), {report.payload_bytes} bytes: {c.reps_new} new reps "
-        f"({c.reps_seen - c.reps_new} already imported), {c.sessions_new} new sessions; "
-        f"{len(report.deleted)} segment(s) deleted on the dowel"
-        + (", kept: " + ", ".join(report.kept) if report.kept else "")
-    )
+    print(report.summary())
     for w in report.warnings:
         console.print(f"warning: {w}", style="yellow", highlight=False)
     return 0

@@ -237,9 +237,11 @@ def deploy(
     *,
     src: Path | None = None,
     say: Callable[[str], None] = lambda _m: None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> DeployResult:
     """Compile `src` (default `device/`), hash-diff upload, verify each file, write the
-    manifest, soft-reset, check the version. `say` gets one line per action."""
+    manifest, soft-reset, check the version. `say` gets one line per action, `progress`
+    (bytes uploaded and verified, bytes to upload) one call per file."""
     from dowel.version import FIRMWARE, PROTOCOL
 
     if build_dir is None:
@@ -289,17 +291,25 @@ def deploy(
             )
         # No manifest while the files are mixed: a cut here reads as "not flashed".
         board.remove(MANIFEST)
+        done = 0
+        if progress:
+            progress(done, need)
         for path in todo:
             board.makedirs(path)
             say(f"  upload {path} ({len(files[path])} bytes)")
             _upload(board, path, files[path], say)
             result.uploaded.append(path)
+            done += len(files[path])
+            if progress:
+                progress(done, need)
         for path in stale:
             say(f"  remove stale {path}")
             board.remove(path)
             result.removed.append(path)
         _upload(board, MANIFEST, files[MANIFEST], say)
         result.uploaded.append(MANIFEST)
+        if progress:
+            progress(need, need)
     result.skipped = [p for p in files if p not in result.uploaded]
 
     board.soft_reset()

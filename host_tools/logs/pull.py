@@ -66,6 +66,16 @@ class PullReport:
     clock: ClockSync | None = None  # what setting the board's clock told the host
     estimated: int = 0  # sessions whose start is estimated (the dowel's clock had lost it)
 
+    def summary(self) -> str:
+        """What the pull did, in one line for the PT (every face says the same)."""
+        c = self.counts
+        return (
+            f"{self.segments} segment(s), {self.payload_bytes} bytes: {c.reps_new} new reps "
+            f"({c.reps_seen - c.reps_new} already imported), {c.sessions_new} new sessions; "
+            f"{len(self.deleted)} segment(s) deleted on the dowel"
+            + (", kept: " + ", ".join(self.kept) if self.kept else "")
+        )
+
 
 def raw_dir() -> Path:
     return data_dir() / "raw"

@@ -1,0 +1,453 @@
+"""The PT's web app: server-rendered pages on the host library, a little JavaScript for the live
+parts (static/app.js), behind the token gate of host_tools.app.security.
+
+    app = create_app(AppState(token, port))      # an ASGI app; `dowel app` serves it
+
+Pages: the patient list (/), a patient (/patients/ID: prescription, calibration, the report
+with its plots, the reps, downloads), the dowel (/dowel: ports, status, firmware, self-test,
+log pull), and a job (/jobs/ID: a calibration, pull, install or self-test as it runs, its
+questions as buttons). Every action is a form POST answered with a redirect, so each page also
+works as plain HTML; a job page listens to /jobs/ID/events (server-sent events) to redraw its
+panel and, during a calibration, its live bars.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from host_tools.app import work
+from host_tools.app.jobs import Busy, Job, Jobs
+from host_tools.app.security import Guard
+from host_tools.errors import DowelError
+from host_tools.store import db
+
+HERE = Path(__file__).parent
+STATUS_WAIT_S = 20.0  # a board that has not answered its status by then is reported as such
+EVENT_TICK_S = 0.04  # the event stream's pace: 25 live frames a second at most
+
+
+@dataclass
+class AppState:
+    token: str
+    port: int
+    jobs: Jobs = field(default_factory=Jobs)
+    vboard: object | None = None  # the virtual board this app started (stopped with it)
+    log: object = print  # where a bug's traceback goes (the terminal running `dowel app`)
+
+
+def _env() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(("html",)),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = _when
+    return env
+
+
+def _when(moment: datetime | str | None) -> str:
+    if moment is None:
+        return "never"
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    return moment.astimezone().strftime("%a %d %b %Y %H:%M")
+
+
+def create_app(state: AppState) -> Guard:
+    env = _env()
+
+    def page(name: str, status_code: int = 200, **context) -> HTMLResponse:
+        html = env.get_template(name).render(**context)
+        return HTMLResponse(html, status_code=status_code)
+
+    def likely_ports():
+        from host_tools.board.ports import list_ports
+
+        return [p for p in list_ports() if p.likely]
+
+    def virtual_port() -> str | None:
+        from host_tools.board.ports import virtual_port
+
+        return virtual_port()
+
+    # ---- patients ---------------------------------------------------------------------------
+
+    def patients_page(request: Request, error: str | None = None, status_code: int = 200):
+        from host_tools.report.overview import overview
+
+        with db.using(None) as conn:
+            rows = overview(conn)
+        return page(
+            "patients.html",
+            status_code,
+            rows=rows,
+            error=error,
+            ports=likely_ports(),
+            nav="patients",
+        )
+
+    async def index(request: Request):
+        return await asyncio.to_thread(patients_page, request)
+
+    async def add_patient(request: Request):
+        form = await request.form()
+        patient = str(form.get("patient", "")).strip()
+        prescription = str(form.get("prescription", "")).strip() or "5x10/day"
+
+        def add():
+            from host_tools.store import patients
+
+            try:
+                patients.check_patient_id(patient)
+                sets, reps = patients.parse_prescription(prescription)
+                with db.using(None) as conn:
+                    patients.set_prescription(conn, patient, sets, reps)
+            except DowelError as exc:
+                return patients_page(request, str(exc), 400)
+            return RedirectResponse(f"/patients/{patient}", status_code=303)
+
+        return await asyncio.to_thread(add)
+
+    def _patient_context(patient: str) -> dict:
+        from host_tools.report.content import report_content
+        from host_tools.report.data import load_report_data
+        from host_tools.report.render import block_html
+        from host_tools.store import patients
+        from host_tools.store import reps as repstore
+
+        with db.using(None) as conn:
+            info = patients.require_patient(conn, patient)
+            data = load_report_data(conn, patient)
+            rows = repstore.rep_rows(conn, patient)
+        doc = report_content(data, datetime.now(timezone.utc))
+        return {
+            "info": info,
+            "meta": doc.meta,
+            "blocks": [Markup(block_html(b)) for b in doc.blocks],
+            "reps": rows,
+        }
+
+    async def patient_page(request: Request):
+        patient = request.path_params["patient"]
+
+        def render():
+            try:
+                context = _patient_context(patient)
+            except DowelError as exc:
+                return patients_page(request, str(exc), 404)
+            return page(
+                "patient.html",
+                **context,
+                ports=likely_ports(),
+                virtual=virtual_port(),
+                error=request.query_params.get("error"),
+                nav="patients",
+            )
+
+        return await asyncio.to_thread(render)
+
+    async def set_prescription(request: Request):
+        patient = request.path_params["patient"]
+        form = await request.form()
+
+        def save():
+            from host_tools.store import patients
+
+            try:
+                sets, reps = patients.parse_prescription(str(form.get("prescription", "")))
+                with db.using(None) as conn:
+                    patients.require_patient(conn, patient)
+                    patients.set_prescription(conn, patient, sets, reps)
+            except DowelError as exc:
+                return _patient_error(patient, str(exc))
+            return RedirectResponse(f"/patients/{patient}", status_code=303)
+
+        return await asyncio.to_thread(save)
+
+    def _patient_error(patient: str, error: str, status_code: int = 400):
+        try:
+            context = _patient_context(patient)
+        except DowelError as exc:
+            return patients_page(None, str(exc), 404)
+        return page(
+            "patient.html",
+            status_code,
+            **context,
+            ports=likely_ports(),
+            virtual=virtual_port(),
+            error=error,
+            nav="patients",
+        )
+
+    async def report_html(request: Request):
+        patient = request.path_params["patient"]
+
+        def render():
+            from host_tools.report.data import load_report_data
+            from host_tools.report.render import render_html
+
+            with db.using(None) as conn:
+                data = load_report_data(conn, patient)
+            return HTMLResponse(render_html(data, datetime.now(timezone.utc)))
+
+        return await _or_404(request, render)
+
+    async def report_pdf(request: Request):
+        patient = request.path_params["patient"]
+
+        def render():
+            from host_tools.report.data import load_report_data
+            from host_tools.report.pdf import write_pdf
+
+            with db.using(None) as conn:
+                data = load_report_data(conn, patient)
+            with tempfile.TemporaryDirectory(prefix="dowel-report-") as tmp:
+                path = Path(tmp) / "report.pdf"
+                write_pdf(data, path, datetime.now(timezone.utc))
+                body = path.read_bytes()
+            return Response(
+                body, media_type="application/pdf", headers=_attachment(patient, "pdf")
+            )
+
+        return await _or_404(request, render)
+
+    async def fhir_json(request: Request):
+        patient = request.path_params["patient"]
+
+        def render():
+            from host_tools.report.fhir import session_bundle
+
+            with db.using(None) as conn:
+                bundle = session_bundle(conn, patient)
+            body = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
+            return Response(
+                body, media_type="application/fhir+json", headers=_attachment(patient, "json")
+            )
+
+        return await _or_404(request, render)
+
+    async def _or_404(request: Request, render):
+        from host_tools.store.patients import check_patient_id
+
+        def guarded():
+            try:
+                check_patient_id(request.path_params["patient"])
+                return render()
+            except DowelError as exc:
+                return patients_page(request, str(exc), 404)
+
+        return await asyncio.to_thread(guarded)
+
+    # ---- the dowel --------------------------------------------------------------------------
+
+    def dowel_page(port: str | None, error: str | None = None, status_code: int = 200):
+        from host_tools.board.ports import list_ports
+
+        ports = list_ports()
+        status = busy = None
+        if port and not error:
+            busy = state.jobs.holding(port)
+            if busy is None:
+                try:
+                    job = state.jobs.start(
+                        "status", "Read the dowel's status", port, work.board_status
+                    )
+                except Busy as exc:
+                    error = str(exc)
+                else:
+                    _wait_done(job, STATUS_WAIT_S)
+                    if job.running:
+                        job.stop()
+                        error = f"the dowel on {port} did not answer within {STATUS_WAIT_S:.0f} s"
+                    elif job.error:
+                        error = job.error
+                    else:
+                        status = job.result
+        return page(
+            "dowel.html",
+            status_code,
+            ports=ports,
+            port=port,
+            status=status,
+            busy=busy,
+            error=error,
+            virtual=virtual_port(),
+            nav="dowel",
+        )
+
+    async def dowel(request: Request):
+        return await asyncio.to_thread(dowel_page, request.query_params.get("port"))
+
+    async def start_vboard(request: Request):
+        def start():
+            from host_tools.vboard import VirtualBoard
+
+            board = VirtualBoard.running()  # one started by `dowel vboard start`: use it
+            if board is None:
+                try:
+                    board = state.vboard = VirtualBoard.start()  # stops with the app
+                except DowelError as exc:
+                    return dowel_page(None, str(exc), 500)
+            return RedirectResponse(f"/dowel?port={board.port}", status_code=303)
+
+        return await asyncio.to_thread(start)
+
+    async def start_job(request: Request):
+        form = await request.form()
+        kind = request.path_params["kind"]
+        port = str(form.get("port", ""))
+        titles = {
+            "flash": ("Install the dowel firmware", work.flash),
+            "selftest": ("Self-test", work.selftest),
+            "pull": ("Pull the logs", work.pull),
+        }
+        if kind not in titles or not port:
+            return await asyncio.to_thread(dowel_page, None, "choose a dowel first", 400)
+        title, body = titles[kind]
+        try:
+            job = state.jobs.start(kind, title, port, body)
+        except Busy as exc:
+            return await asyncio.to_thread(dowel_page, port, str(exc), 409)
+        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+    async def start_calibration(request: Request):
+        patient = request.path_params["patient"]
+        form = await request.form()
+        port = str(form.get("port", ""))
+        follow = form.get("follow") == "on" and port == virtual_port()
+        if not port:
+            return await asyncio.to_thread(
+                _patient_error, patient, "choose the dowel to calibrate (plug one in)"
+            )
+
+        def on_start(step: int) -> None:
+            from host_tools.sim.follow import calibration_step
+            from host_tools.vboard import VirtualBoard
+
+            board = VirtualBoard.running()
+            if board is not None:
+                board.play(calibration_step(step))
+
+        try:
+            job = state.jobs.start(
+                "calibrate",
+                f"Calibrate for {patient}",
+                port,
+                lambda job: work.calibration(job, patient, on_start=on_start if follow else None),
+            )
+        except Busy as exc:
+            return await asyncio.to_thread(_patient_error, patient, str(exc), 409)
+        job.result["patient"] = patient
+        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+    # ---- jobs -------------------------------------------------------------------------------
+
+    def find_job(request: Request) -> Job | None:
+        return state.jobs.get(request.path_params["job"])
+
+    async def job_page(request: Request):
+        job = find_job(request)
+        if job is None:
+            return page("gone.html", 404, nav="")
+        return page("job.html", job=job, nav="dowel")
+
+    async def job_panel(request: Request):
+        job = find_job(request)
+        if job is None:
+            return page("gone.html", 404, nav="")
+        return page("_panel.html", job=job)
+
+    async def job_answer(request: Request):
+        job = find_job(request)
+        if job is None:
+            return page("gone.html", 404, nav="")
+        form = await request.form()
+        try:
+            question = int(str(form.get("question", "")))
+        except ValueError:
+            question = -1
+        job.answer(question, str(form.get("choice", "")))
+        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+    async def job_stop(request: Request):
+        job = find_job(request)
+        if job is None:
+            return page("gone.html", 404, nav="")
+        job.stop()
+        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+    async def job_events(request: Request):
+        job = find_job(request)
+        if job is None:
+            return Response(status_code=404)
+
+        async def stream():
+            seen_events = len(job.events)
+            seen_live = -1
+            yield "retry: 1000\n\n"
+            while True:
+                await asyncio.to_thread(job.wait_change, seen_events, seen_live, 1.0)
+                if await request.is_disconnected():
+                    return
+                if len(job.events) > seen_events:
+                    seen_events = len(job.events)
+                    yield f"event: change\ndata: {seen_events}\n\n"
+                if job.live_seq != seen_live and job.live is not None:
+                    seen_live = job.live_seq
+                    yield f"event: live\ndata: {json.dumps(job.live)}\n\n"
+                if not job.running:
+                    yield "event: end\ndata: end\n\n"
+                    return
+                await asyncio.sleep(EVENT_TICK_S)
+
+        return StreamingResponse(stream(), media_type="text/event-stream")
+
+    routes = [
+        Route("/", index),
+        Route("/patients", add_patient, methods=["POST"]),
+        Route("/patients/{patient}", patient_page),
+        Route("/patients/{patient}/prescription", set_prescription, methods=["POST"]),
+        Route("/patients/{patient}/calibrate", start_calibration, methods=["POST"]),
+        Route("/patients/{patient}/report.html", report_html),
+        Route("/patients/{patient}/report.pdf", report_pdf),
+        Route("/patients/{patient}/fhir.json", fhir_json),
+        Route("/dowel", dowel),
+        Route("/dowel/vboard", start_vboard, methods=["POST"]),
+        Route("/dowel/{kind}", start_job, methods=["POST"]),
+        Route("/jobs/{job}", job_page),
+        Route("/jobs/{job}/panel", job_panel),
+        Route("/jobs/{job}/events", job_events),
+        Route("/jobs/{job}/answer", job_answer, methods=["POST"]),
+        Route("/jobs/{job}/stop", job_stop, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    return Guard(Starlette(routes=routes), state.token, state.port)
+
+
+def _wait_done(job: Job, timeout: float) -> None:
+    import time
+
+    end = time.monotonic() + timeout
+    while job.running and time.monotonic() < end:
+        job.wait_change(len(job.events), job.live_seq, 0.2)
+
+
+def _attachment(patient: str, suffix: str) -> dict[str, str]:
+    day = datetime.now(timezone.utc).date().isoformat()
+    kind = "report" if suffix == "pdf" else "fhir"
+    # The patient id is [A-Za-z0-9_-] (checked when it was stored): safe in a header as is.
+    return {"content-disposition": f'attachment; filename="dowel-{kind}-{patient}-{day}.{suffix}"'}

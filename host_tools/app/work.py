@@ -1,0 +1,238 @@
+"""What each of the app's jobs does: the same library calls the CLI's commands make, with a
+job (host_tools.app.jobs) as their face. Every body opens its own link, so nothing of a board
+outlives the job that held it.
+
+Each UI class here is the web twin of a terminal one: `CalibrationUI` of
+`commands.calibrate.RichUI`, `SelftestUI` of `commands.selftest.ConsoleUi`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import asdict
+
+from host_tools.app.jobs import Job, Stopped
+from host_tools.board import api
+from host_tools.board import config as board_config
+from host_tools.board.status import read_status
+from host_tools.calibrate import rule as cal
+from host_tools.calibrate.drift import check_drift
+from host_tools.calibrate.session import (
+    INTERACTIVE_STEPS,
+    CalibrationRefused,
+    Phase,
+    QuietUI,
+    Steps,
+    View,
+    calibrate,
+)
+from host_tools.store import db
+
+LIVE_HZ = 50  # snapshots a second at most; the page draws at its own rate (>= 20 Hz)
+
+
+def board_status(job: Job) -> dict:
+    with api.connect(job.port) as link:
+        st = read_status(link)
+        drift = []
+        if st.problem is None and st.patient:
+            with db.using(None) as conn:
+                drift = [f.message() for f in check_drift(link, conn)]
+    return {"status": st, "drift": drift}
+
+
+# ---- calibration --------------------------------------------------------------------------
+
+
+class Redo(Exception):
+    """The PT asked to start the calibration again."""
+
+
+class CalibrationUI(QuietUI):
+    """The calibration's questions and live view, as job events and snapshots."""
+
+    interactive = True
+
+    def __init__(self, job: Job, on_start: Callable[[int], None] | None = None):
+        self.job = job
+        self.on_start = on_start  # told the step the PT started (the virtual board's patient)
+        self.step = 0
+
+    def announce(self, phase: Phase) -> None:
+        self.step = phase.step
+        self.job.emit("step", step=phase.step, title=phase.title, text=phase.text)
+
+    def wait_ready(self) -> None:
+        if self.job.ask("Press Start when the patient is ready.", ("Start", "Stop")) == "Stop":
+            raise Stopped("calibration stopped by the PT; nothing was written to the dowel")
+        if self.on_start:
+            self.on_start(self.step)
+
+    @contextmanager
+    def live(self, view: View):
+        last = 0.0
+
+        def refresh() -> None:
+            nonlocal last
+            now = time.monotonic()
+            if now - last >= 1 / LIVE_HZ:
+                last = now
+                self.job.set_live(snapshot(view))
+
+        yield refresh
+        self.job.set_live(snapshot(view))
+
+    def show_proposal(self, proposal: cal.Proposal) -> None:
+        self.job.emit(
+            "proposal",
+            rows=[
+                {
+                    "point": cal.SAY[s.name],
+                    "released": f"{s.zero.level} ±{s.zero.noise}",
+                    "contact": f"{s.contact.level} ±{s.contact.noise}",
+                    "off": s.off if s.problem is None else None,
+                    "on": s.on if s.problem is None else None,
+                    "problem": s.problem,
+                }
+                for s in proposal.sensors
+            ],
+        )
+
+    def confirm(self, question: str, default: bool) -> bool:
+        choice = self.job.ask(question, ("Accept", "Redo", "Stop"))
+        if choice == "Redo":
+            raise Redo
+        if choice == "Stop":
+            raise Stopped("calibration stopped by the PT; nothing was written to the dowel")
+        return True
+
+    def say(self, text: str) -> None:
+        self.job.say(text)
+
+
+def snapshot(view: View) -> dict:
+    return {
+        "step": view.phase.step,
+        "title": view.phase.title,
+        "recording": view.recording,
+        "phase_ms": view.phase_ms,
+        "phase_total_ms": view.phase.ms,
+        "pitch_deg": None
+        if view.last is None or view.last.pitch_ddeg is None
+        else view.last.pitch_ddeg / 10,
+        "points": [asdict(p) for p in view.points()],
+    }
+
+
+def calibration(
+    job: Job,
+    patient: str,
+    steps: Steps = INTERACTIVE_STEPS,
+    on_start: Callable[[int], None] | None = None,
+) -> dict:
+    ui = CalibrationUI(job, on_start)
+    with api.connect(job.port, fresh=True) as link, db.using(None) as conn:
+        board_config.warn_if_rejected(link, job.say)
+        findings = check_drift(link, conn)
+        if findings:
+            job.say(
+                "Recalibration recommended: the contact level drifted since the last "
+                "calibration: " + "; ".join(f.message() for f in findings)
+            )
+        while True:
+            try:
+                result = calibrate(link, patient, steps=steps, ui=ui, conn=conn)
+            except Redo:
+                job.emit("redo")
+                job.say("Starting again from step 1.")
+                continue
+            except CalibrationRefused as exc:
+                job.emit("refused", problems=exc.proposal.problems)
+                choice = job.ask(
+                    "Calibration refused, nothing written. Fix what is named, then redo.",
+                    ("Redo", "Stop"),
+                )
+                if choice == "Stop":
+                    raise Stopped(
+                        "calibration stopped; nothing was written to the dowel"
+                    ) from None
+                job.emit("redo")
+                continue
+            return {
+                "calibration_id": result.calibration_id,
+                "patient": patient,
+                "warnings": result.warnings(),
+            }
+
+
+# ---- self-test, logs, firmware --------------------------------------------------------------
+
+
+class SelftestUI:
+    def __init__(self, job: Job):
+        self.job = job
+
+    def say(self, text: str) -> None:
+        self.job.say(text)
+
+    def confirm(self, question: str) -> bool:
+        return self.job.ask(question, ("Yes", "No")) == "Yes"
+
+
+def selftest(job: Job) -> dict:
+    from host_tools.selftest import session
+
+    with api.connect(job.port, fresh=True) as link:
+        board_config.warn_if_rejected(link, job.say)
+        checks = session.run_selftest(link, SelftestUI(job))
+    return {"checks": [asdict(c) for c in checks], "failed": session.failed(checks)}
+
+
+def pull(job: Job, keep: bool = False) -> dict:
+    from host_tools.errors import DeviceError
+    from host_tools.logs.pull import pull as pull_logs
+
+    total = 0
+
+    def on_total(n: int) -> None:
+        nonlocal total
+        total = n
+        job.set_progress(0, n)
+
+    done = 0
+
+    def progress(n: int) -> None:
+        nonlocal done
+        done += n
+        job.set_progress(done, total)
+
+    with api.connect(job.port, fresh=True) as link, db.using(None) as conn:
+        board_config.warn_if_rejected(link, job.say)
+        patient = board_config.calibrated_patient(api.read_config(link)[0])
+        try:
+            report = pull_logs(link, conn, keep=keep, progress=progress, on_total=on_total)
+        except DeviceError as exc:
+            raise DeviceError(
+                f"{exc} Nothing is lost: reps already imported stay imported and every segment "
+                "not yet verified is still on the dowel. Reconnect and pull again."
+            ) from None
+    return {
+        "summary": report.summary(),
+        "warnings": report.warnings,
+        "reps_new": report.counts.reps_new,
+        "patient": patient,  # whose config the dowel holds: the page links to them
+    }
+
+
+def flash(job: Job) -> dict:
+    from host_tools.firmware.deploy import deploy
+
+    with api.connect(job.port) as link:
+        result = deploy(link, say=job.say, progress=job.set_progress)
+        board_config.warn_if_rejected(link, job.say)
+    return {
+        "summary": f"dowel firmware {result.firmware} on MicroPython {result.micropython}: "
+        f"uploaded {len(result.uploaded)}, {len(result.skipped)} unchanged"
+    }

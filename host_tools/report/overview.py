@@ -1,0 +1,83 @@
+"""The clinic's patient list: for each patient the last session, this week's practice against
+the prescription, and what the PT should look at (a drifted sensor, a low battery, no
+calibration yet).
+
+    for row in overview(conn):
+        print(row.patient, row.week_reps, "of", row.week_target, row.warnings)
+
+"This week" is the last seven calendar days up to today, in the zone the report counts days in.
+It reads the same `ReportData` the report is made of, so the list and the report never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+
+from dowel import battery
+
+from host_tools.report.data import ReportData, load_report_data, local_zone
+from host_tools.store.patients import list_patients
+
+WEEK_DAYS = 7
+# A session that began under the firmware's low-battery level: the dowel needs charging.
+LOW_BATTERY_PCT = battery.percent(battery.LOW_MV)
+
+
+@dataclass(frozen=True)
+class PatientRow:
+    patient: str
+    prescription: str
+    sessions: int
+    last_session: datetime | None
+    last_calibration: datetime | None
+    week_reps: int  # reps logged in the last WEEK_DAYS days
+    week_target: int  # the prescription over those days
+    week_days_met: int  # days whose prescription was met
+    warnings: tuple[str, ...]
+
+    @property
+    def week_pct(self) -> int:
+        return round(100 * self.week_reps / self.week_target) if self.week_target else 0
+
+
+def warnings(data: ReportData, last_battery_pct: int | None) -> list[str]:
+    out = []
+    if not data.calibrations:
+        out.append("not calibrated yet")
+    else:
+        since = data.calibrations[-1].taken
+        drifted = sorted({d.sensor for d in data.drift_prompts if d.seen > since})
+        if drifted:
+            out.append("sensor drift (" + ", ".join(drifted) + "): recalibrate")
+    if last_battery_pct is not None and last_battery_pct <= LOW_BATTERY_PCT:
+        out.append(f"battery low at the last session ({last_battery_pct} %): charge the dowel")
+    return out
+
+
+def patient_row(conn, patient: str, today: date, tz: tzinfo) -> PatientRow:
+    data = load_report_data(conn, patient, tz=tz, today=today)
+    first = today - timedelta(days=WEEK_DAYS - 1)
+    week = [s for s in data.sessions if s.day is not None and first <= s.day <= today]
+    per_day: dict[date, int] = {}
+    for s in week:
+        per_day[s.day] = per_day.get(s.day, 0) + s.reps
+    dated = [s for s in data.sessions if s.started is not None]
+    last = max(dated, key=lambda s: s.started) if dated else None
+    return PatientRow(
+        patient=patient,
+        prescription=data.patient.prescription,
+        sessions=len(data.sessions) + data.undated_sessions,
+        last_session=last.started if last else None,
+        last_calibration=data.calibrations[-1].taken if data.calibrations else None,
+        week_reps=sum(per_day.values()),
+        week_target=data.target_reps * WEEK_DAYS,
+        week_days_met=sum(1 for reps in per_day.values() if reps >= data.target_reps),
+        warnings=tuple(warnings(data, last.battery_pct if last else None)),
+    )
+
+
+def overview(conn, today: date | None = None, tz: tzinfo | None = None) -> list[PatientRow]:
+    tz = tz or local_zone()
+    today = today or datetime.now(tz).date()
+    return [patient_row(conn, p.patient, today, tz) for p in list_patients(conn)]

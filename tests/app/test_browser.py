@@ -1,0 +1,204 @@
+"""The PT's app end to end in a real browser: `dowel app` (the real command, a server process)
+driven by Playwright in Debian's headless Chromium, against the virtual board running the
+real firmware.
+
+One PT's visit, as the issue's done-when lists it: start the virtual board from the page (no
+dowel plugged in), install the firmware with its progress bar, add a patient, calibrate at the
+patient's side (the simulated patient following the page; the live bars at >= 20 frames a
+second), let the patient do the `quick` scenario at home, pull the logs, and find on the
+patient's page the reps the scenario's ground truth says; then the PDF and the FHIR export.
+Each page is screenshot at 1280x800 into docs/screenshots/ (the README shows them).
+
+Chromium comes from Debian's `chromium` package (scripts/test.sh installs it when missing and
+it runs as root, as in CI); without it this test skips, saying so.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.vboard, pytest.mark.slow]
+
+CHROMIUM = next(
+    (p for p in (shutil.which(n) for n in ("chromium", "chromium-browser")) if p), None
+)
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+VIEWPORT = {"width": 1280, "height": 800}
+# The flags the machine's closed network needs (no background fetches), as root in CI.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def app_server(tmp_path, monkeypatch):
+    """`dowel app --no-browser` in its own process; yields (base address with token, output)."""
+    if CHROMIUM is None:
+        pytest.skip("no chromium: apt-get install chromium (scripts/test.sh does as root)")
+    pytest.importorskip("playwright.sync_api", reason="playwright is in the dev dependencies")
+    from host_tools.vboard.interp import require_interpreter
+
+    require_interpreter()
+    home = tmp_path / "home"
+    monkeypatch.setenv("DOWEL_HOME", str(home))
+    out = tmp_path / "app.out"
+    dowel = Path(sys.executable).with_name("dowel")
+    with open(out, "wb") as sink:
+        proc = subprocess.Popen(
+            [str(dowel), "app", "--no-browser"], stdout=sink, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 30
+        url = None
+        while url is None and time.monotonic() < deadline:
+            found = re.search(rb"(http://127\.0\.0\.1:\d+/\?token=\S+)", out.read_bytes())
+            url = found.group(1).decode() if found else None
+            assert proc.poll() is None, out.read_text()
+            time.sleep(0.1)
+        assert url, "dowel app printed no address: " + out.read_text()
+        yield url, out
+    finally:
+        proc.terminate()  # Ctrl-C's SIGINT ends it as cleanly; terminate is the same path
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        from host_tools.vboard import VirtualBoard
+
+        board = VirtualBoard.running()
+        if board is not None:  # the app stops its own board; this only catches a crash
+            board.stop()
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def click(page, text: str) -> None:
+    page.get_by_role("button", name=text).click()
+
+
+def nav(page, name: str) -> None:
+    page.get_by_role("navigation").get_by_role("link", name=name).click()
+
+
+def answer(page, choice: str, timeout_s: float = 60) -> None:
+    """Press `choice` on the job's question once it is asked."""
+    page.locator("#question").get_by_role("button", name=choice).click(timeout=timeout_s * 1000)
+
+
+def test_a_visit_end_to_end(app_server, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    from host_tools.vboard import VirtualBoard
+
+    url, out = app_server
+    base = url.split("?")[0].rstrip("/")
+    patient = "P-E2E"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_context(viewport=VIEWPORT, accept_downloads=True).new_page()
+        page.set_default_timeout(30_000)
+        page.goto(url)
+        assert page.url == base + "/"  # the token left the address bar for a cookie
+        expect(page.get_by_text("No patients yet")).to_be_visible()
+
+        # No dowel plugged in: the dowel page offers the virtual board; it has no firmware.
+        nav(page, "The dowel")
+        click(page, "Start the virtual board")
+        expect(page.locator("#problem")).to_contain_text("dowel flash")
+        board = VirtualBoard.running()
+        assert board is not None and board.port in page.content()
+        click(page, "Install the dowel firmware")
+        expect(page.locator("#progress")).to_be_visible()
+        expect(page.locator("#result")).to_contain_text("dowel firmware", timeout=120_000)
+        page.get_by_role("link", name="Back to the dowel").click()
+        expect(page.locator("#status")).to_contain_text("up to date")
+        shot(page, "dowel")
+
+        # A patient with a prescription; the list shows them.
+        nav(page, "Patients")
+        page.get_by_label("Patient ID").fill(patient)
+        page.get_by_label("Prescription").fill("1x3/day")
+        click(page, "Add patient")
+        assert page.url == f"{base}/patients/{patient}"
+        expect(page.locator("h1")).to_have_text(f"Patient {patient}")
+
+        # Calibration at the patient's side: the page's three steps, the patient following.
+        click(page, "Start calibration")
+        expect(page.locator(".step")).to_contain_text("Step 1 of 3")
+        answer(page, "Start")
+        expect(page.locator(".step")).to_contain_text("Step 2 of 3: neutral hold")
+        answer(page, "Start")
+        expect(page.locator(".step")).to_contain_text("Step 3 of 3: check")
+        expect(page.locator(".proposal")).to_contain_text("ok")
+        answer(page, "Start")
+        expect(page.locator("#live-phase")).to_contain_text("Step 3")
+        frames_before = page.evaluate("window.dowelLiveFrames")
+        time.sleep(3.0)
+        frames = page.evaluate("window.dowelLiveFrames") - frames_before
+        assert frames / 3.0 >= 20, f"live bars drew {frames / 3.0:.1f} frames a second"
+        # Both thresholds drawn on every bar.
+        assert page.locator(".mark.off:not([hidden])").count() == 3
+        assert page.locator(".mark.on:not([hidden])").count() == 3
+        time.sleep(2.0)  # into the first hinge
+        shot(page, "calibration")
+        answer(page, "Accept", timeout_s=40)
+        expect(page.locator("#result")).to_contain_text(f"stored for {patient}")
+        expect(page.locator("#result")).to_contain_text("Calibration #1")
+
+        # A week at home, compressed: the patient does the `quick` scenario.
+        time.sleep(1.0)  # the board is back in its loop after the calibration's link
+        timeline = board.play("quick")
+        time.sleep(timeline.duration_ms / 1000 + 1.0)
+        truth = board.truth()
+
+        page.goto(f"{base}/dowel?port={board.port}")
+        expect(page.locator("#status")).to_contain_text(patient)
+        click(page, "Pull the logs")
+        expect(page.locator("#summary")).to_contain_text(
+            f"{len(truth['reps'])} new reps", timeout=60_000
+        )
+        shot(page, "pull")
+        page.get_by_role("link", name=f"Open {patient}").click()
+
+        # The patient's page: the reps the ground truth says, in order, with their outcome.
+        rows = page.locator("#reps tr.rep")
+        expect(rows).to_have_count(len(truth["reps"]))
+        outcomes = rows.locator("td.outcome").all_inner_texts()
+        assert outcomes == [t["lost"] or "clean" for t in truth["reps"]]
+        expect(page.locator(".report")).to_contain_text("Adherence")
+        assert page.locator(".report svg").count() >= 3  # the report's own plots
+        shot(page, "patient")
+
+        with page.expect_download() as download:
+            page.locator("#pdf").click()
+        pdf = Path(download.value.path()).read_bytes()
+        assert pdf.startswith(b"%PDF") and download.value.suggested_filename.endswith(".pdf")
+        with page.expect_download() as download:
+            page.locator("#fhir").click()
+        assert b'"resourceType": "Bundle"' in Path(download.value.path()).read_bytes()
+
+        nav(page, "Patients")
+        row = page.locator("#patients tbody tr", has_text=patient)
+        expect(row).to_contain_text(f"{len(truth['reps'])} of 21 reps")
+        shot(page, "patients")
+        browser.close()
+    # The token is printed once, in the address; no request line repeats it.
+    text = out.read_text()
+    token = url.split("token=")[1]
+    assert text.count(token) == 1, text

@@ -1,0 +1,73 @@
+"""The app's gate (host_tools.app.security): patient data only for the holder of the token,
+changes only from the app's own pages, nothing for another Host, every patient-supplied
+string escaped. (The token in no log: tests/app/test_browser.py reads the real server's
+output.)"""
+
+from __future__ import annotations
+
+from tests.app.conftest import ORIGIN, PORT, client_for
+
+
+def test_no_token_no_page(app_state):
+    anon = client_for(app_state, logged_in=False)
+    for path in ("/", "/dowel", "/patients/P-1", "/patients/P-1/report.pdf", "/static/app.js"):
+        answer = anon.get(path)
+        assert answer.status_code == 403, path
+        assert "token" in answer.text and "P-1" not in answer.text
+
+
+def test_wrong_token_refused_right_one_sets_a_cookie_and_leaves_the_address(app_state):
+    anon = client_for(app_state, logged_in=False)
+    assert anon.get("/?token=guess").status_code == 403
+    answer = anon.get(f"/dowel?token={app_state.token}&port=x")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/dowel?port=x"  # the token leaves the address bar
+    cookie = answer.headers["set-cookie"]
+    assert f"dowel_app_{PORT}={app_state.token}" in cookie
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert anon.get("/").status_code == 200  # the cookie from now on
+
+
+def test_a_change_needs_the_apps_own_origin(client):
+    form = {"patient": "P-0777", "prescription": "5x10/day"}
+    assert client.post("/patients", data=form).status_code == 403  # no Origin, no Referer
+    evil = {"origin": "http://evil.example"}
+    answer = client.post("/patients", data=form, headers=evil)
+    assert answer.status_code == 403 and "Origin" in answer.text
+    answer = client.post("/patients", data=form, headers={"referer": "http://evil.example/x"})
+    assert answer.status_code == 403
+    assert "P-0777" not in client.get("/").text  # nothing was added
+    answer = client.post("/patients", data=form, headers=ORIGIN)
+    assert answer.status_code == 303 and answer.headers["location"] == "/patients/P-0777"
+    assert "P-0777" in client.get("/").text
+
+
+def test_another_host_is_refused(client, app_state):
+    # A DNS-rebinding page reaches 127.0.0.1 under its own name: refuse it before the token.
+    answer = client.get("/", headers={"host": f"evil.example:{PORT}"})
+    assert answer.status_code == 421
+
+
+def test_no_cors_and_strict_headers(client):
+    answer = client.get("/", headers={"origin": "http://evil.example"})
+    assert answer.status_code == 200
+    assert not any(h.lower().startswith("access-control-") for h in answer.headers)
+    csp = answer.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert answer.headers["cache-control"] == "no-store"
+    preflight = client.options("/patients", headers={"origin": "http://evil.example"})
+    assert not any(h.lower().startswith("access-control-") for h in preflight.headers)
+
+
+def test_a_script_tag_as_patient_id_is_refused_and_shown_escaped(client):
+    script = "<script>alert(1)</script>"
+    answer = client.post("/patients", data={"patient": script}, headers=ORIGIN)
+    assert answer.status_code == 400
+    assert script not in answer.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in answer.text
+    assert "is not valid" in answer.text  # the one-line reason, the same as the CLI's
+    for path in ("/patients/%3Cscript%3Ealert(1)%3C%2Fscript%3E", "/patients/%3Cb%3E/report.pdf"):
+        page = client.get(path)
+        assert page.status_code == 404 and "<script>alert" not in page.text
+        assert "<b>" not in page.text

@@ -1,0 +1,170 @@
+"""The app's jobs (host_tools.app.jobs) and what they run (host_tools.app.work): a calibration
+driven by the page's answers on a fake board running the real device modules, pressed by a
+synthetic patient (tests/fakes), with accept, redo, a refusal and a stop; a busy dowel; a
+failing job in one line."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from dowel import config as dconfig
+from dowel import running
+
+from host_tools.app import jobs as jobsmod
+from host_tools.app import work
+from host_tools.board.link import Link
+from host_tools.calibrate.session import Steps
+from host_tools.errors import DeviceError
+from host_tools.store import db
+from tests.fakes.patient import Patient, patient_board
+
+
+@pytest.fixture(autouse=True)
+def _drift():
+    running.drift = None
+    yield
+    running.drift = None
+
+
+def answering(job: jobsmod.Job, script: list[str], timeout: float = 60) -> threading.Thread:
+    """Answer the job's questions in turn with `script`, as the PT's clicks would."""
+
+    def run():
+        end = time.monotonic() + timeout
+        for choice in script:
+            while time.monotonic() < end:
+                q = job.question
+                if q is not None and job.answer(q.id, choice):
+                    break
+                if not job.running:
+                    return
+                time.sleep(0.005)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+def wait(job: jobsmod.Job, timeout: float = 60) -> None:
+    end = time.monotonic() + timeout
+    while job.running and time.monotonic() < end:
+        time.sleep(0.01)
+    assert not job.running, "the job did not end"
+
+
+def fake_link(monkeypatch, tmp_path, patient: Patient) -> Link:
+    link = Link(patient_board(tmp_path, patient), "fake")
+    monkeypatch.setattr(work.api, "connect", lambda port, **kw: link)
+    return link
+
+
+def calibrate_job(patient_id: str, script: list[str]):
+    jobs = jobsmod.Jobs()
+    job = jobs.start(
+        "calibrate", "Calibrate", "fake", lambda j: work.calibration(j, patient_id, Steps())
+    )
+    answering(job, script)
+    wait(job)
+    return job
+
+
+def test_calibration_answered_on_the_page_is_written(monkeypatch, tmp_path):
+    fake_link(monkeypatch, tmp_path, Patient())
+    job = calibrate_job("P-0100", ["Start", "Start", "Start", "Accept"])
+    assert job.state == jobsmod.DONE, job.error
+    assert job.result["calibration_id"] == 1 and job.result["patient"] == "P-0100"
+    cfg, reason = dconfig.read(str(tmp_path / "dowel.json"))
+    assert reason is None and cfg["patient"] == "P-0100"
+    steps = [e["step"] for e in job.events if e["kind"] == "step"]
+    assert steps == [1, 2, 3]
+    proposal = next(e for e in job.events if e["kind"] == "proposal")
+    assert all(r["problem"] is None and r["off"] < r["on"] for r in proposal["rows"])
+    # The live snapshot the bars draw: both thresholds of every point, the check's states.
+    live = job.live
+    assert live["step"] == 3 and [p["label"] for p in live["points"]] == [
+        "head (back of the head)",
+        "mid-back (between the shoulder blades)",
+        "sacrum (sacrum)",
+    ]
+    assert all(p["off"] < p["on"] and p["state"] == "contact" for p in live["points"])
+
+
+def test_redo_starts_again_and_writes_once(monkeypatch, tmp_path):
+    link = fake_link(monkeypatch, tmp_path, Patient(hold_at_ms=2500, hinge_at_ms=6000))
+    # The synthetic patient's moves follow the board's clock from its start, so the second try
+    # meets a patient who has moved on; the PT stops it at its first question.
+    job = calibrate_job("P-0101", ["Start", "Start", "Start", "Redo", "Stop"])
+    steps = [e["step"] for e in job.events if e["kind"] == "step"]
+    assert steps == [1, 2, 3, 1]  # after Redo, step 1 again
+    assert [e["kind"] for e in job.events].count("redo") >= 1
+    assert link.transport.calls.count(("dowel.config", "write_json")) == 0
+    assert job.state == jobsmod.STOPPED and "nothing was written" in job.error
+
+
+def test_a_refused_sensor_is_shown_and_nothing_written(monkeypatch, tmp_path):
+    link = fake_link(monkeypatch, tmp_path, Patient(faults={2: "disconnected"}))
+    job = calibrate_job("P-0102", ["Start", "Start", "Stop"])
+    refused = next(e for e in job.events if e["kind"] == "refused")
+    assert any("sacrum" in p for p in refused["problems"])
+    assert job.state == jobsmod.STOPPED
+    assert link.transport.calls.count(("dowel.config", "write_json")) == 0
+    with db.connect() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM calibrations").fetchone()[0] == 0
+
+
+def test_a_busy_dowel_refuses_a_second_job():
+    jobs = jobsmod.Jobs()
+    release = threading.Event()
+    first = jobs.start("pull", "Pull the logs", "/dev/ttyUSB0", lambda j: release.wait(10))
+    with pytest.raises(jobsmod.Busy, match="busy: Pull the logs"):
+        jobs.start("selftest", "Self-test", "/dev/ttyUSB0", lambda j: None)
+    other = jobs.start("selftest", "Self-test", "/dev/ttyUSB1", lambda j: None)  # another dowel
+    release.set()
+    wait(first)
+    wait(other)
+    again = jobs.start("selftest", "Self-test", "/dev/ttyUSB0", lambda j: None)
+    wait(again)
+    assert again.state == jobsmod.DONE
+
+
+def test_failures_end_in_one_line_and_a_bug_in_the_log():
+    logged: list[str] = []
+    jobs = jobsmod.Jobs(log=logged.append)
+
+    def unplugged(job):
+        raise DeviceError("lost the board on /dev/ttyUSB0: check the USB cable")
+
+    job = jobs.start("pull", "Pull", "p", unplugged)
+    wait(job)
+    assert job.state == jobsmod.FAILED and job.error.endswith("check the USB cable")
+    job = jobs.start("pull", "Pull", "p", lambda j: 1 / 0)
+    wait(job)
+    assert job.state == jobsmod.FAILED and "ZeroDivisionError" in job.error
+    assert "\n" not in job.error and "Traceback" in logged[0]
+
+
+def test_a_question_takes_only_its_own_choices():
+    jobs = jobsmod.Jobs()
+    job = jobs.start(
+        "selftest", "Self-test", "p", lambda j: {"said": j.ask("Beep?", ("Yes", "No"))}
+    )
+    while job.question is None:
+        time.sleep(0.005)
+    q = job.question
+    assert not job.answer(q.id, "Maybe")  # not a choice
+    assert not job.answer(q.id + 1, "Yes")  # a stale page's question
+    assert job.answer(q.id, "No")
+    wait(job)
+    assert job.result == {"said": "No"}
+
+
+def test_stop_ends_a_job_waiting_at_a_question():
+    jobs = jobsmod.Jobs()
+    job = jobs.start("selftest", "Self-test", "p", lambda j: j.ask("Ready?", ("Start",)))
+    while job.question is None:
+        time.sleep(0.005)
+    job.stop()
+    wait(job)
+    assert job.state == jobsmod.STOPPED and job.question is None
