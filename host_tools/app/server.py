@@ -86,7 +86,7 @@ def create_app(state: AppState) -> Guard:
 
     # ---- patients ---------------------------------------------------------------------------
 
-    def patients_page(request: Request, error: str | None = None, status_code: int = 200):
+    def patients_page(error: str | None = None, status_code: int = 200):
         from host_tools.report.overview import overview
 
         with db.using(None) as conn:
@@ -101,7 +101,7 @@ def create_app(state: AppState) -> Guard:
         )
 
     async def index(request: Request):
-        return await asyncio.to_thread(patients_page, request)
+        return await asyncio.to_thread(patients_page)
 
     async def add_patient(request: Request):
         form = await request.form()
@@ -117,7 +117,7 @@ def create_app(state: AppState) -> Guard:
                 with db.using(None) as conn:
                     patients.set_prescription(conn, patient, sets, reps)
             except DowelError as exc:
-                return patients_page(request, str(exc), 400)
+                return patients_page(str(exc), 400)
             return RedirectResponse(f"/patients/{patient}", status_code=303)
 
         return await asyncio.to_thread(add)
@@ -126,39 +126,21 @@ def create_app(state: AppState) -> Guard:
         from host_tools.report.content import report_content
         from host_tools.report.data import load_report_data
         from host_tools.report.render import block_html
-        from host_tools.store import patients
         from host_tools.store import reps as repstore
 
         with db.using(None) as conn:
-            info = patients.require_patient(conn, patient)
-            data = load_report_data(conn, patient)
+            data = load_report_data(conn, patient)  # refuses an unknown patient
             rows = repstore.rep_rows(conn, patient)
         doc = report_content(data, datetime.now(timezone.utc))
         return {
-            "info": info,
+            "info": data.patient,
             "meta": doc.meta,
             "blocks": [Markup(block_html(b)) for b in doc.blocks],
             "reps": rows,
         }
 
     async def patient_page(request: Request):
-        patient = request.path_params["patient"]
-
-        def render():
-            try:
-                context = _patient_context(patient)
-            except DowelError as exc:
-                return patients_page(request, str(exc), 404)
-            return page(
-                "patient.html",
-                **context,
-                ports=likely_ports(),
-                virtual=virtual_port(),
-                error=request.query_params.get("error"),
-                nav="patients",
-            )
-
-        return await asyncio.to_thread(render)
+        return await asyncio.to_thread(patient_view, request.path_params["patient"])
 
     async def set_prescription(request: Request):
         patient = request.path_params["patient"]
@@ -173,19 +155,21 @@ def create_app(state: AppState) -> Guard:
                     patients.require_patient(conn, patient)
                     patients.set_prescription(conn, patient, sets, reps)
             except DowelError as exc:
-                return _patient_error(patient, str(exc))
+                return patient_view(patient, str(exc))
             return RedirectResponse(f"/patients/{patient}", status_code=303)
 
         return await asyncio.to_thread(save)
 
-    def _patient_error(patient: str, error: str, status_code: int = 400):
+    def patient_view(patient: str, error: str | None = None, status_code: int | None = None):
+        """The patient's page; with `error` (an action's one line) at its top, a 400 unless
+        `status_code` says otherwise."""
         try:
             context = _patient_context(patient)
         except DowelError as exc:
-            return patients_page(None, str(exc), 404)
+            return patients_page(str(exc), 404)
         return page(
             "patient.html",
-            status_code,
+            status_code or (400 if error else 200),
             **context,
             ports=likely_ports(),
             virtual=virtual_port(),
@@ -193,16 +177,19 @@ def create_app(state: AppState) -> Guard:
             nav="patients",
         )
 
+    def report_data(patient: str):
+        from host_tools.report.data import load_report_data
+
+        with db.using(None) as conn:
+            return load_report_data(conn, patient)
+
     async def report_html(request: Request):
         patient = request.path_params["patient"]
 
         def render():
-            from host_tools.report.data import load_report_data
             from host_tools.report.render import render_html
 
-            with db.using(None) as conn:
-                data = load_report_data(conn, patient)
-            return HTMLResponse(render_html(data, datetime.now(timezone.utc)))
+            return HTMLResponse(render_html(report_data(patient), datetime.now(timezone.utc)))
 
         return await _or_404(request, render)
 
@@ -210,11 +197,9 @@ def create_app(state: AppState) -> Guard:
         patient = request.path_params["patient"]
 
         def render():
-            from host_tools.report.data import load_report_data
             from host_tools.report.pdf import write_pdf
 
-            with db.using(None) as conn:
-                data = load_report_data(conn, patient)
+            data = report_data(patient)
             with tempfile.TemporaryDirectory(prefix="dowel-report-") as tmp:
                 path = Path(tmp) / "report.pdf"
                 write_pdf(data, path, datetime.now(timezone.utc))
@@ -248,7 +233,7 @@ def create_app(state: AppState) -> Guard:
                 check_patient_id(request.path_params["patient"])
                 return render()
             except DowelError as exc:
-                return patients_page(request, str(exc), 404)
+                return patients_page(str(exc), 404)
 
         return await asyncio.to_thread(guarded)
 
@@ -331,7 +316,7 @@ def create_app(state: AppState) -> Guard:
         follow = form.get("follow") == "on" and port == virtual_port()
         if not port:
             return await asyncio.to_thread(
-                _patient_error, patient, "choose the dowel to calibrate (plug one in)"
+                patient_view, patient, "choose the dowel to calibrate (plug one in)"
             )
 
         def on_start(step: int) -> None:
@@ -350,7 +335,7 @@ def create_app(state: AppState) -> Guard:
                 lambda job: work.calibration(job, patient, on_start=on_start if follow else None),
             )
         except Busy as exc:
-            return await asyncio.to_thread(_patient_error, patient, str(exc), 409)
+            return await asyncio.to_thread(patient_view, patient, str(exc), 409)
         job.result["patient"] = patient
         return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 

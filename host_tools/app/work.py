@@ -30,6 +30,7 @@ from host_tools.calibrate.session import (
 )
 from host_tools.store import db
 
+STOPPED_CALIBRATION = "calibration stopped by the PT; nothing was written to the dowel"
 LIVE_HZ = 50  # snapshots a second at most; the page draws at its own rate (>= 20 Hz)
 
 
@@ -66,7 +67,7 @@ class CalibrationUI(QuietUI):
 
     def wait_ready(self) -> None:
         if self.job.ask("Press Start when the patient is ready.", ("Start", "Stop")) == "Stop":
-            raise Stopped("calibration stopped by the PT; nothing was written to the dowel")
+            raise Stopped(STOPPED_CALIBRATION)
         if self.on_start:
             self.on_start(self.step)
 
@@ -105,7 +106,7 @@ class CalibrationUI(QuietUI):
         if choice == "Redo":
             raise Redo
         if choice == "Stop":
-            raise Stopped("calibration stopped by the PT; nothing was written to the dowel")
+            raise Stopped(STOPPED_CALIBRATION)
         return True
 
     def say(self, text: str) -> None:
@@ -155,9 +156,7 @@ def calibration(
                     ("Redo", "Stop"),
                 )
                 if choice == "Stop":
-                    raise Stopped(
-                        "calibration stopped; nothing was written to the dowel"
-                    ) from None
+                    raise Stopped(STOPPED_CALIBRATION) from None
                 job.emit("redo")
                 continue
             return {

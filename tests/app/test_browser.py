@@ -16,7 +16,6 @@ it runs as root, as in CI); without it this test skips, saying so.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -24,30 +23,19 @@ from pathlib import Path
 
 import pytest
 
+from tests.chromium import CHROMIUM, FLAGS, MISSING
+
 pytestmark = [pytest.mark.vboard, pytest.mark.slow]
 
-CHROMIUM = next(
-    (p for p in (shutil.which(n) for n in ("chromium", "chromium-browser")) if p), None
-)
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 800}
-# The flags the machine's closed network needs (no background fetches), as root in CI.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture
 def app_server(tmp_path, monkeypatch):
     """`dowel app --no-browser` in its own process; yields (base address with token, output)."""
     if CHROMIUM is None:
-        pytest.skip("no chromium: apt-get install chromium (scripts/test.sh does as root)")
+        pytest.skip(MISSING)
     pytest.importorskip("playwright.sync_api", reason="playwright is in the dev dependencies")
     from host_tools.vboard.interp import require_interpreter
 
@@ -110,7 +98,7 @@ def test_a_visit_end_to_end(app_server, tmp_path):
     base = url.split("?")[0].rstrip("/")
     patient = "P-E2E"
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_context(viewport=VIEWPORT, accept_downloads=True).new_page()
         page.set_default_timeout(30_000)
         page.goto(url)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from datetime import date, datetime, timezone
 
@@ -19,17 +18,12 @@ from matplotlib.image import imread
 
 from host_tools.report.data import load_report_data
 from host_tools.report.render import render_html
+from tests.chromium import CHROMIUM, FLAGS, MISSING
 
 UTC = timezone.utc
 PLOTS = ("adherence", "outcomes", "depth", "timing", "calibration")
 WIDTH = 1000
-CHROMIUM = next(
-    (p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p),
-    None,
-)
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="no chromium: apt-get install chromium (scripts/test.sh does)"
-)
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=MISSING)
 # Measures where each plot landed; appended to a copy of the page only (the report itself has
 # no script). Runs at the end of <body>, when layout is complete: inline SVG loads nothing.
 LAYOUT_PROBE = """<script>
@@ -51,13 +45,7 @@ def chromium(tmp_path, *args, height=900) -> subprocess.CompletedProcess:
         [
             CHROMIUM,
             "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+            *FLAGS,
             "--hide-scrollbars",
             "--force-device-scale-factor=1",
             f"--user-data-dir={profile}",
