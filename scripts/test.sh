@@ -9,10 +9,10 @@ BIN=.venv/bin
 "$BIN/ruff" format --check --quiet . || { echo "test.sh: run \`.venv/bin/ruff format .\`" >&2; exit 1; }
 "$BIN/ruff" check --quiet .
 "$BIN/python" -m host_tools.firmware.check
-# The report's screenshot test needs a browser: Debian's chromium, installed here when missing
-# and running as root (CI); elsewhere that test skips and says so.
+# The browser tests (the report's layout, the app end to end through Playwright) need Debian's
+# chromium, installed here when missing and running as root (CI); elsewhere they skip and say so.
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
-        >/dev/null || echo "test.sh: could not install chromium; the screenshot test will skip" >&2
+        >/dev/null || echo "test.sh: could not install chromium; the browser tests will skip" >&2
 fi
 "$BIN/python" -m pytest "$@"
