@@ -44,6 +44,7 @@ from pathlib import Path
 from host_tools.paths import vboard_py_dir
 from host_tools.vboard import state
 from host_tools.vboard.interp import board_command, board_path
+from host_tools.vboard.launch import TICK_S, WAKE_SIGNAL
 
 MAX_RESTARTS = 5  # crashes within RESTART_WINDOW_S, then the daemon gives up
 RESTART_WINDOW_S = 30.0
@@ -121,17 +122,31 @@ CTRL_C_BUSY_S = 1.0  # then a loop that never waits is interrupted where it is
 CTRL_C_FLASH_S = 2.0
 
 
-def _waiting(pid: int) -> bool:
-    """Whether the main thread of `pid` is blocked waiting for an event (see above)."""
+def _syscall(pid: int) -> tuple[int, int] | None:
+    """The system call the main thread of `pid` is blocked in and its first argument; None
+    while it runs; (-1, 0) when there is no /proc to tell (not Linux)."""
     try:
         with open(f"/proc/{pid}/task/{pid}/syscall") as f:
             fields = f.read().split()
     except OSError:
-        return True  # no /proc (not Linux): signal at once
-    if not fields or not fields[0].isdigit():
-        return False  # "running"
-    nr = int(fields[0])
-    return nr in POLL_SYSCALLS or (nr == READ_SYSCALL and int(fields[1], 16) == 0)
+        return (-1, 0)
+    if len(fields) < 2 or not fields[0].isdigit():
+        return None  # "running"
+    return int(fields[0]), int(fields[1], 16)
+
+
+def _waiting(pid: int) -> bool:
+    """Whether the main thread of `pid` is blocked waiting for an event (see above)."""
+    call = _syscall(pid)
+    if call is None:
+        return False
+    nr, arg = call
+    return nr < 0 or nr in POLL_SYSCALLS or (nr == READ_SYSCALL and arg == 0)
+
+
+def _reading_console(pid: int) -> bool:
+    """Whether the main thread of `pid` is blocked reading its console (the REPL waits)."""
+    return _syscall(pid) == (READ_SYSCALL, 0)
 
 
 def _controlling_tty() -> None:
@@ -216,6 +231,7 @@ class Daemon:
         self.ready = False
         self.announced = False
         self.stopping = False
+        self.woke = 0.0  # when wake_console last looked (monotonic s)
         self.wdt: list | None = None  # [timeout_ms, last feed (monotonic s)]
         self.restarts: list[float] = []
         self.heap: dict = {}
@@ -721,6 +737,20 @@ class Daemon:
         self.ctrl_c_held = False
         self.send_sigint()
 
+    def wake_console(self) -> None:
+        """Once a tick, wake a REPL blocked reading its console so that scheduled callbacks
+        (a Timer's, the watchdog feed's) run, as the ESP32's REPL does at each FreeRTOS tick.
+        The interpreter's SIGALRM tick restarts that read (launch.py says why); WAKE_SIGNAL
+        interrupts it. Sent only while the main thread is in that read: anywhere else it could
+        cut the garbage collector's wait for the timer thread short."""
+        now = time.monotonic()
+        if self.board is None or now - self.woke < TICK_S or _libc_syscall is None:
+            return
+        self.woke = now
+        pid = self.board.pid
+        if _reading_console(pid):
+            _libc_syscall(SYS_TGKILL, pid, pid, WAKE_SIGNAL)
+
     def send_sigint(self) -> None:
         """SIGINT to the interpreter's main thread only. This build has no GIL, so the unix
         port raises KeyboardInterrupt inside its signal handler (MICROPY_ASYNC_KBD_INTR, set
@@ -917,6 +947,7 @@ class Daemon:
             self.poll_connect()
         if self.ctrl_c_held:
             self.try_ctrl_c()
+        self.wake_console()
         if self.wdt and self.board is not None and not self.pending_reset:
             timeout_ms, fed = self.wdt
             if (time.monotonic() - fed) * 1000 > timeout_ms:

