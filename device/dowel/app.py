@@ -36,6 +36,8 @@ from dowel import cues, hal, points, running
 from dowel.battery import percent
 from dowel.drift import Drift
 from dowel.engine import Engine
+from dowel.feedback import MODE_FADED, day_number
+from dowel.logfmt import feedback_state
 from dowel.logstore import Log
 from dowel.rep import (
     ARMED,
@@ -110,6 +112,11 @@ class App:
         self.device_id = device_id
         self.battery = battery  # a `battery.Monitor`, or None (no cell to watch)
         self.engine = Engine(cfg, board.imu is not None)
+        # The feedback course goes on where the last boot left it (saved when the dowel is put
+        # down); the day comes from the RTC, which the host sets in UTC at every connect.
+        self.engine.feedback.load(self.patient)
+        self.utc_offset_min = cfg["utc_offset_min"]
+        self.engine.day = day_number(time.time(), self.utc_offset_min)
         self.pitch = None
         if board.imu is not None:
             from dowel.pitch import Pitch
@@ -198,8 +205,9 @@ class App:
         self.board.feed()
 
     def _second_tick(self, elapsed_ms):
-        """About once a second: the battery and a lost IMU's retry."""
+        """About once a second: the day, the battery and a lost IMU's retry."""
         self._second_ms = 0
+        self.engine.day = day_number(time.time(), self.utc_offset_min)
         mon = self.battery
         if mon is not None:
             if mon.update(self.board.battery_mv()):
@@ -259,7 +267,10 @@ class App:
             self._begin_session()
         self._announce(events)
         if events & EV_RELEASE:
-            self.drift.save()  # the dowel was put down: a quiet moment for a small write
+            # The dowel was put down: a quiet moment for small writes.
+            self.drift.save()
+            if self.engine.feedback.keeps_state():
+                self.engine.feedback.save(self.patient)
         if events & EV_REP_END:
             self.idle_ms = 0
             has_pitch = reps.has_imu
@@ -278,6 +289,7 @@ class App:
                         reps.lower_ms if has_pitch else None,
                         reps.pause_ms if has_pitch else None,
                         reps.rise_ms if has_pitch else None,
+                        self._feedback_state(),
                     ),
                 )
             )
@@ -286,6 +298,14 @@ class App:
                 self._play(cues.LOG_FULL_CUE)  # known now: said at the rep's end, as before
             if self.pending_reps >= PENDING_MAX:
                 self.flush()  # a set this long: written now, the one time a write may delay
+
+    def _feedback_state(self):
+        """The feedback the rep that just ended was given, for its log record."""
+        engine = self.engine
+        pct = 0
+        if engine.rep_mode == MODE_FADED:
+            pct = engine.feedback.stages[engine.rep_stage][1]
+        return feedback_state(engine.rep_stage, engine.rep_mode, pct, engine.rep_probe)
 
     def flush(self, n=PENDING_MAX + 1):
         """Write up to `n` of the items waiting in RAM (session headers and reps, in order),

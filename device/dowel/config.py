@@ -42,6 +42,7 @@ RANGES = {
     "reps_per_set": (0, 100),
     "sets_per_day": (0, 20),
     "probe_every": (2, 20),
+    "utc_offset_min": (-720, 840),
 }
 SCHEDULE_EXAMPLE = '[{"mode": "warning", "sessions": 3}, {"mode": "loss"}]'
 STAGE_LENGTHS = {"sessions": (1, 365), "days": (1, 365)}
@@ -75,6 +76,7 @@ def defaults():
         "chime": False,  # a short chime after a clean rep
         "drift_pct": 25,  # contact level moved this far from `level`: prompt to recalibrate
         "session_gap_s": 600,  # idle this long and the next rep opens a new log session
+        "utc_offset_min": 0,  # the patient's time zone: a day (sets, probes) starts at midnight
     }
 
 
@@ -351,7 +353,12 @@ def _read(path):
             return None
         raise
     try:
-        return f.read(MAX_BYTES + 1)
+        # As many bytes as the file holds (one more tells a file that grew), never a
+        # MAX_BYTES buffer: at boot the heap is fragmented (a 39 KB free heap measured on the
+        # virtual board had no free block over 1.6 KB), and a typical config is ~500 bytes.
+        size = f.seek(0, 2)
+        f.seek(0)
+        return f.read(min(size, MAX_BYTES) + 1)
     finally:
         f.close()
 

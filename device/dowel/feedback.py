@@ -73,6 +73,9 @@ SET_DONE = const(1)
 DAY_DONE = const(2)
 
 NO_DAY = const(-1)  # the shell knows no date: the day never rolls over
+# The RTC counts seconds from 2000-01-01 and starts there at power-on (docs/esp32-facts.md 8);
+# a reading before 2024-01-01 means the host has not set the clock since: no date is known.
+CLOCK_SET_S = const(757382400)
 MAX_STAGES = const(8)
 MAX_WINDOW = const(200)  # largest `last_reps` of a criterion
 
@@ -83,6 +86,14 @@ WARN_SLOW_MS = const(600)
 WARN_FAST_MS = const(120)
 _FRAC_ONE = const(256)  # fixed point for the place in the band: 0 at off, 256 at the top
 _AGE_CAP_MS = const(1 << 20)
+
+
+def day_number(seconds, utc_offset_min):
+    """The patient's day (days since 2000-01-01, local midnight) from the RTC's seconds, which
+    the host sets in UTC; NO_DAY while the clock is unset. Small ints only: no allocation."""
+    if seconds < CLOCK_SET_S:
+        return NO_DAY
+    return (seconds + utc_offset_min * 60) // 86400
 
 
 class Warner:
@@ -423,14 +434,21 @@ class Feedback:
         self.probe_now = self._set_is_probe()
         return True
 
-    def save(self, path="/feedback.json"):
-        """Write progress() whole (`dowel.atomic`). Allocates and touches flash."""
+    def keeps_state(self):
+        """Whether there is a place to carry across boots: a schedule, or sets to count."""
+        return len(self.stages) > 1 or self.reps_per_set > 0
+
+    def save(self, patient, path="/feedback.json"):
+        """Write progress() whole, for `patient` (`dowel.atomic`). Allocates, touches flash."""
         import json
 
-        atomic.write(path, json.dumps(self.progress()))
+        saved = self.progress()
+        saved["patient"] = patient
+        atomic.write(path, json.dumps(saved))
 
-    def load(self, path="/feedback.json"):
-        """Resume from the file `save` wrote; False when there is none or it does not fit."""
+    def load(self, patient, path="/feedback.json"):
+        """Resume from the file `save` wrote; False when there is none, or it is another
+        patient's course (the dowel was calibrated for someone else), or it does not fit."""
         import json
 
         try:
@@ -438,4 +456,4 @@ class Feedback:
                 saved = json.loads(f.read())
         except (OSError, ValueError):
             return False
-        return isinstance(saved, dict) and self.resume(saved)
+        return isinstance(saved, dict) and saved.get("patient") == patient and self.resume(saved)

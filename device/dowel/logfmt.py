@@ -1,4 +1,4 @@
-"""The rep log's record format (version 3), defined once: the firmware writes, the host reads.
+"""The rep log's record format (version 4), defined once: the firmware writes, the host reads.
 
     packer = RepPacker()
     packer.base(-1, 0)                       # after a session header: no rep yet, clock at 0
@@ -20,7 +20,9 @@ A segment file is a sequence of *frames*:
 Kinds: 1 segment header (first frame of every file: b"DWL", format version, store epoch, segment
 number), 2 session header (number, flags, device id, firmware, config hash, patient, ticks,
 [RTC], [continued base], boot, battery), 3 short rep (bit-packed, ~12 bytes), 4 long rep
-(varints: anything the short form cannot hold). A short rep is coded against the previous
+(varints: anything the short form cannot hold), 5 feedback (version 4: the feedback the reps
+after it were given, `dowel.feedback`: stage index, mode, faded percentage, flags with bit 0 a
+probe set; 7 bytes with framing). A short rep is coded against the previous
 rep of its session (seq + 1, start as the gap since the previous rep ended); a session header
 sets that base, and a segment that continues a session opens with a copy of its header
 carrying the base, so every segment decodes on its own (earlier ones may already be pulled
@@ -50,6 +52,13 @@ at every boot, so a session stays unique on its device even if its number were e
 level at the session's start: 0..100 percent, 255 when unknown (no battery monitor). The bytes
 are per session, not per rep, so a rep's size is unchanged. Version 1 and 2 segments still
 decode (`boot` None in version 1, `battery_pct` None in both).
+
+Version 4 adds the feedback frame. The store writes one before a rep whose feedback differs
+from the last one written in its session and segment (`dowel.logstore`), so every session of
+every segment states its own: a day of 3 sets with a probe set first costs 2-3 frames (~20
+bytes, under half a byte per rep) and a rep's frame stays 12 or 15 bytes. Reps of earlier
+versions, and of a session whose feedback frame was lost to damage, decode with no feedback
+(None): what they were given is unknown, never guessed.
 """
 
 from array import array
@@ -62,13 +71,17 @@ except ImportError:  # CPython: the host runs these same files
         return x
 
 
-FORMAT_VERSION = const(3)
+FORMAT_VERSION = const(4)
 MAGIC = b"DWL"
 
 K_SEGMENT = const(1)
 K_SESSION = const(2)
 K_REP = const(3)
 K_REP_LONG = const(4)
+K_FEEDBACK = const(5)
+FEEDBACK_FRAME = const(7)  # 1 header + 4 payload + 2 CRC
+F_PROBE = const(1)  # the feedback frame's flags
+NO_FEEDBACK = const(-1)  # add_rep's `feedback` when the caller has none to log
 
 MAX_PAYLOAD = const(255)
 MAX_FRAME = const(259)  # 2 header bytes + 255 + CRC
@@ -209,6 +222,26 @@ def session_header(
     p.extend(bytes(((boot >> s) & 0xFF for s in (0, 8, 16, 24))))
     p.append(battery)
     return frame(K_SESSION, p)
+
+
+def feedback_state(stage, mode, pct, probe):
+    """The feedback a rep was given as one small int, for the store's `add_rep`: stage index
+    0..255, mode (`dowel.feedback` MODE_*) 0..255, faded percentage 0..100, probe set."""
+    return stage | (mode << 8) | (pct << 16) | ((F_PROBE if probe else 0) << 24)
+
+
+def pack_feedback(buf, state):
+    """Write the feedback frame for `state` (feedback_state) into buf[0:FEEDBACK_FRAME].
+    Allocates nothing."""
+    buf[0] = (K_FEEDBACK << 5) | 4
+    buf[1] = state & 0xFF
+    buf[2] = (state >> 8) & 0xFF
+    buf[3] = (state >> 16) & 0xFF
+    buf[4] = (state >> 24) & 0xFF
+    c = crc16(buf, 0, 5)
+    buf[5] = c >> 8
+    buf[6] = c & 0xFF
+    return FEEDBACK_FRAME
 
 
 class RepPacker:

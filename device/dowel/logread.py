@@ -28,10 +28,11 @@ from dowel.logfmt import (
     CRC_TABLE,
     DDEG_BITS,
     DUR_BITS,
+    F_PROBE,
     GAP_BITS,
     GAP_WIDE_BITS,
+    K_FEEDBACK,
     K_REP,
-    K_REP_LONG,
     K_SEGMENT,
     K_SESSION,
     LOSS_AT_BITS,
@@ -44,7 +45,8 @@ from dowel.logfmt import (
     crc16,
 )
 
-READ_VERSIONS = (1, 2, 3)  # 1: no boot nonce in session headers; 1 and 2: no battery byte
+# 1: no boot nonce in session headers; 1 and 2: no battery byte; 1 to 3: no feedback frames
+READ_VERSIONS = (1, 2, 3, 4)
 
 
 def _unzigzag(z):
@@ -116,6 +118,9 @@ class Rep:
         self.pause_ms = pause_ms
         self.rise_ms = rise_ms
         self.frame_bytes = 0  # its size in the log, header and CRC included
+        # (stage, mode, faded pct, probe) from the feedback frame in force; None: not logged
+        # (a version 1-3 log) or lost to damage.
+        self.feedback = None
 
     def fields(self):
         """The add_rep arguments this record was made from."""
@@ -162,6 +167,7 @@ class Decoded:
         self.base_seq = -1
         self.base_end_ms = 0
         self.known = True  # False after skipped bytes, until a session header
+        self.feedback = None  # the feedback frame in force: (stage, mode, pct, probe)
 
     def damaged(self):
         """True when some bytes were not decoded as they are (skipped, unplaced, repaired)."""
@@ -371,6 +377,18 @@ def _parse_long(r, session):
     )
 
 
+def _parse_feedback(data, p0, p1, version):
+    if version < 4:
+        raise _Bad("feedback record in a version %d log" % version)
+    if p1 - p0 != 4:
+        raise _Bad("bad feedback record")
+    pct = data[p0 + 2]
+    flags = data[p0 + 3]
+    if pct > 100 or flags & ~F_PROBE:
+        raise _Bad("bad feedback record")
+    return (data[p0], data[p0 + 1], pct, bool(flags & F_PROBE))
+
+
 def _blank(data, pos, end):
     first = data[pos]
     if first not in (0, 0xFF):
@@ -387,7 +405,7 @@ def _extent(data, pos, n):
     kind = b0 >> 5
     length = b0 & 31
     head = 1
-    if kind < K_SEGMENT or kind > K_REP_LONG:
+    if kind < K_SEGMENT or kind > K_FEEDBACK:
         raise _Bad("no record here (kind %d)" % kind, -1)
     if length == 31:
         if pos + 1 >= n:
@@ -444,6 +462,8 @@ def _parse(out, data, pos, n, reps):
     session = out.last_session
     if session is None and out.known:
         raise _Bad("rep before any session header", -1)
+    if kind == K_FEEDBACK:
+        return kind, _parse_feedback(data, p0, p1, out.segment.version), end
     if not reps:
         return kind, None, end
     if kind == K_REP:
@@ -460,10 +480,13 @@ def _commit(out, kind, record, size):
         out.sessions.append(record)
         out.last_session = record
         out.known = True
+        out.feedback = None  # each session states its own (`dowel.logstore`)
         if record.base:
             out.base_seq, out.base_end_ms = record.base
         else:
             out.base_seq, out.base_end_ms = -1, 0
+    elif kind == K_FEEDBACK:
+        out.feedback = record
     elif not out.known:
         out.unplaced += 1  # whole and valid, but its base was in the skipped bytes
         out.unplaced_bytes += size
@@ -471,6 +494,7 @@ def _commit(out, kind, record, size):
         out.rep_count += 1
         if record is not None:
             record.frame_bytes = size
+            record.feedback = out.feedback
             out.base_seq = record.seq
             out.base_end_ms = record.start_ms + record.duration_ms
             out.reps.append(record)
@@ -568,6 +592,7 @@ def decode(data, reps=True, repair=False):
                 out.skipped.append((pos, q))
                 out.skipped_bytes += q - pos
                 out.known = False
+                out.feedback = None  # a feedback frame may have been in the skipped bytes
                 if q >= n:
                     out.torn = (
                         len(out.skipped) == 1

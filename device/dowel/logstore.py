@@ -3,7 +3,7 @@
     log = Log(root="/logs")                    # at boot: recovers a torn tail, finds its place
     n = log.begin_session(machine.unique_id(), "0.1.0", cfg_hash, "P-0001",
                           machine.RTC().datetime(), time.ticks_ms(), True, battery_pct=87)
-    log.add_rep(0, 0, 4100, 0, 0, None, None, 720, 1500, 600, 2000)   # False: full, not written
+    log.add_rep(0, 0, 4100, 0, 0, None, None, 720, 1500, 600, 2000, feedback)  # False: not written
     log.full                                   # logging stopped: flash nearly full
     log.close()
 
@@ -86,6 +86,8 @@ class Log:
         self._session = None  # the open session's header arguments
         self._battery = None  # and its battery level (restated in a continuation header)
         self._packer = logfmt.RepPacker()
+        self._fb_buf = bytearray(logfmt.FEEDBACK_FRAME)
+        self._fb_said = logfmt.NO_FEEDBACK  # the feedback frame in force in this session here
         self._dirty = False
         logfiles.mkdir(self.root)
         self._recover()
@@ -196,6 +198,7 @@ class Log:
             return False
         self._seg = number
         self._size = 0
+        self._fb_said = logfmt.NO_FEEDBACK  # every segment states its sessions' feedback
         ok = self._write(logfmt.segment_header(self._st["epoch"], number))
         if ok and self._session is not None:
             p = self._packer
@@ -276,6 +279,7 @@ class Log:
         self._st["session"] = number + 1
         self._session = None
         self._packer.base(-1, 0)
+        self._fb_said = logfmt.NO_FEEDBACK
         if not self._save():
             # The number is not on flash: after a reboot it could be handed out again. Do not
             # use it; the session's reps are dropped (and cued) until a save works again.
@@ -312,8 +316,11 @@ class Log:
         lower_ms,
         pause_ms,
         rise_ms,
+        feedback=logfmt.NO_FEEDBACK,
     ):
-        """Write one rep record whole and flush it. False: not written (full, or no session)."""
+        """Write one rep record whole and flush it, after a feedback frame when `feedback`
+        (`logfmt.feedback_state`) is not the one in force. False: not written (full, or no
+        session)."""
         if self._session is None or self.full:
             self._drop()
             return False
@@ -333,11 +340,14 @@ class Log:
             pause_ms,
             rise_ms,
         )
-        if self._seg is None or self._size + n > self.segment_bytes:
-            # A new segment restates the session with the base this rep was coded against;
-            # then the rep is packed again (same bytes: the base is the same).
+        say = feedback != logfmt.NO_FEEDBACK
+        extra = logfmt.FEEDBACK_FRAME if say and feedback != self._fb_said else 0
+        if self._seg is None or self._size + extra + n > self.segment_bytes:
+            # A new segment restates the session with the base this rep was coded against
+            # (and the feedback in force); then the rep is packed again (same bytes: the base
+            # is the same).
             p.base(base_seq, base_end)
-            ok = self._room(n)
+            ok = self._room(n + (logfmt.FEEDBACK_FRAME if say else 0))
             if ok:
                 n = p.pack(
                     seq,
@@ -353,7 +363,11 @@ class Log:
                     rise_ms,
                 )
         else:
-            ok = self._room(n)  # checks free space when this record starts a new block
+            ok = self._room(extra + n)  # checks free space when this record starts a new block
+        if ok and say and feedback != self._fb_said:
+            ok = self._write(self._fb_buf, 0, logfmt.pack_feedback(self._fb_buf, feedback))
+            if ok:
+                self._fb_said = feedback
         if not ok or not self._write(p.buf, p.start, n):
             p.base(base_seq, base_end)  # not on flash: the next rep is coded against the last
             self._drop()

@@ -18,7 +18,7 @@ from pathlib import Path
 from host_tools.errors import DowelError
 from host_tools.paths import data_dir
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS patients (
@@ -72,6 +72,11 @@ CREATE TABLE IF NOT EXISTS reps (
     lower_ms      INTEGER,               -- IMU: lowering, pause at the bottom, rising
     pause_ms      INTEGER,
     rise_ms       INTEGER,
+    -- The feedback the rep was given (log format 4; NULL: an older log, not known):
+    stage         INTEGER,               -- index of the PT's schedule stage (0: the first)
+    mode          TEXT,                  -- loss|warning|faded|bandwidth|none (dowel.feedback)
+    faded_pct     INTEGER,               -- faded: the share of reps cued
+    probe         INTEGER,               -- 1: a probe set, no fault feedback at all
     PRIMARY KEY (device_id, session, seq)
 );
 -- Calibration history: every accepted calibration, so a PT sees levels change between visits.
@@ -206,6 +211,33 @@ def explain(exc: sqlite3.DatabaseError, path: Path | None = None) -> DowelError 
 def _migrate(conn: sqlite3.Connection) -> None:
     _migrate_2(conn)
     _migrate_3(conn)
+    _migrate_4(conn)
+
+
+# Version 3 -> 4: what feedback each rep was given (stage, mode, faded share, probe set).
+_V4_COLUMNS = (
+    ("stage", "INTEGER"),
+    ("mode", "TEXT"),
+    ("faded_pct", "INTEGER"),
+    ("probe", "INTEGER"),
+)
+
+
+def _migrate_4(conn: sqlite3.Connection) -> None:
+    """Version 3 -> 4: reps gain their feedback; the reps imported so far are from logs that
+    did not say (NULL: not known)."""
+    _add_columns(conn, "reps", _V4_COLUMNS)
+
+
+def _add_columns(conn: sqlite3.Connection, table: str, columns: tuple) -> None:
+    cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+    if not cols:
+        return  # a new database: the schema makes the table whole
+    missing = [(name, kind) for name, kind in columns if name not in cols]
+    if missing:
+        with conn:
+            for name, kind in missing:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
 
 # Version 2 -> 3: the columns `sessions` gained (`clock_reads` is new: the schema makes it).
@@ -221,15 +253,7 @@ def _migrate_3(conn: sqlite3.Connection) -> None:
     """Version 2 -> 3: sessions gain estimated start times and the battery level; the
     sessions imported so far are dated by the dowel or not at all (estimated 0), battery
     unknown. Their dates are estimated at the next pull of their dowel."""
-    cols = [r[1] for r in conn.execute("PRAGMA table_info(sessions)")]
-    if not cols:
-        return
-    missing = [(name, kind) for name, kind in _V3_COLUMNS if name not in cols]
-    if not missing:
-        return
-    with conn:
-        for name, kind in missing:
-            conn.execute(f"ALTER TABLE sessions ADD COLUMN {name} {kind}")
+    _add_columns(conn, "sessions", _V3_COLUMNS)
 
 
 def _migrate_2(conn: sqlite3.Connection) -> None:

@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from typing import IO
 
 from dowel import logread
+from dowel.feedback import MODE_NAMES
 from dowel.points import NAMES
 
 from host_tools.errors import DowelError
@@ -47,6 +48,10 @@ REP_COLUMNS = (
     "lower_ms",
     "pause_ms",
     "rise_ms",
+    "feedback_stage",
+    "feedback_mode",
+    "faded_pct",
+    "probe_set",
 )
 
 
@@ -116,6 +121,16 @@ def host_session(
         (device_id, epoch, boot, device_session, session),
     )
     return session
+
+
+def feedback_columns(feedback: tuple | None) -> tuple:
+    """(stage, mode, faded_pct, probe) columns of a decoded rep's feedback; NULLs when its
+    log did not say. A mode this host does not know keeps its number ("mode 7")."""
+    if feedback is None:
+        return (None, None, None, None)
+    stage, mode, pct, probe = feedback
+    name = MODE_NAMES[mode] if mode < len(MODE_NAMES) else f"mode {mode}"
+    return (stage, name, pct if name == "faded" else None, int(probe))
 
 
 def max_session(conn: sqlite3.Connection, device_id: str) -> int:
@@ -206,11 +221,13 @@ def import_segment(
                 r.lower_ms,
                 r.pause_ms,
                 r.rise_ms,
+                *feedback_columns(r.feedback),
             )
             cur = conn.execute(
                 "INSERT OR IGNORE INTO reps (device_id, session, seq, patient, start_ms, "
                 "duration_ms, outcome, lost_mask, loss_at_ms, loss_pitch_deg, depth_deg, "
-                "lower_ms, pause_ms, rise_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "lower_ms, pause_ms, rise_ms, stage, mode, faded_pct, probe) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (device_id, session, r.seq, *content),
             )
             counts.reps_new += cur.rowcount
@@ -218,8 +235,9 @@ def import_segment(
                 _same(
                     conn,
                     "SELECT patient, start_ms, duration_ms, outcome, lost_mask, "
-                    "loss_at_ms, loss_pitch_deg, depth_deg, lower_ms, pause_ms, rise_ms "
-                    "FROM reps WHERE device_id = ? AND session = ? AND seq = ?",
+                    "loss_at_ms, loss_pitch_deg, depth_deg, lower_ms, pause_ms, rise_ms, "
+                    "stage, mode, faded_pct, probe FROM reps "
+                    "WHERE device_id = ? AND session = ? AND seq = ?",
                     (device_id, session, r.seq),
                     content,
                     f"rep {r.seq} of session {r.session.number} of device {device_id}",
@@ -413,6 +431,10 @@ def rep_rows(conn: sqlite3.Connection, patient: str) -> list[dict]:
                 "lower_ms": r["lower_ms"],
                 "pause_ms": r["pause_ms"],
                 "rise_ms": r["rise_ms"],
+                "feedback_stage": r["stage"],
+                "feedback_mode": r["mode"],
+                "faded_pct": r["faded_pct"],
+                "probe_set": None if r["probe"] is None else bool(r["probe"]),
             }
         )
     return out

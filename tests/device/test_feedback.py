@@ -335,9 +335,10 @@ def test_the_course_resumes_after_a_reboot_and_a_new_schedule_starts_over(tmp_pa
     for _ in range(2):
         rep(e)
     path = str(tmp_path / "feedback.json")
-    e.feedback.save(path)
+    e.feedback.save("P-0001", path)
+    assert not RecEngine(cfg).feedback.load("P-0002", path)  # another patient's course
     again = RecEngine(cfg)
-    assert again.feedback.load(path)
+    assert again.feedback.load("P-0001", path)
     again.day = 3
     pick_up(again)
     rep(again)  # boot = a new session: stage 0 had its one session
@@ -345,8 +346,8 @@ def test_the_course_resumes_after_a_reboot_and_a_new_schedule_starts_over(tmp_pa
     rep(again)  # reps 3 and 4 of the set begun before the reboot
     assert [c for _, c in cue_list(again)].count("set_done") == 1
     other = RecEngine(config.validate({"schedule": [{"mode": "warning"}]}))
-    assert not other.feedback.load(path)
-    assert not other.feedback.load(str(tmp_path / "missing.json"))
+    assert not other.feedback.load("P-0001", path)
+    assert not other.feedback.load("P-0001", str(tmp_path / "missing.json"))
 
 
 # A random course on the Feedback object alone: whatever the reps, days and sessions, probe
@@ -532,3 +533,15 @@ def test_feedback_cues_sit_in_the_band_and_borrow_no_point_pitch():
     assert cues.WARNING_TICK_CUE[1] * 4 < min(cues.SACRUM_CUE[1::2])
     for p in (cues.PROBE_CUE, cues.SET_DONE_CUE, cues.DAY_DONE_CUE):
         assert p[-1] >= 2 * max(p[1:-2:2]), p
+
+
+def test_the_day_starts_at_the_patients_midnight_and_is_unknown_while_the_clock_is_unset():
+    from dowel.feedback import CLOCK_SET_S, NO_DAY, day_number
+
+    assert day_number(0, 0) == NO_DAY  # power-on: the RTC at 2000-01-01
+    assert day_number(CLOCK_SET_S - 1, 60) == NO_DAY
+    noon_utc = 9466 * 86400 + 12 * 3600  # 2025-12-01 12:00 UTC
+    assert day_number(noon_utc, 0) == 9466
+    assert day_number(noon_utc, -13 * 60 + 60) == 9466  # 00:00 at UTC-12
+    assert day_number(noon_utc, 12 * 60) == 9467  # 00:00 the next day at UTC+12
+    assert day_number(noon_utc - 1, -12 * 60) == 9465  # 23:59:59 the day before at UTC-12

@@ -110,6 +110,7 @@ def packs(p, q):
         p.pack(i, i * 6000, 4000, 4, 3, 2000, 300, 700, 1500, 500, 2000)
         q.pack(i, i * 6000, 4000, 0, 0, None, None, None, None, None, None)
         p.pack(i + 7, i * 6000, 40000, 1, 1, 30000, -20, 300, 9000, 1, 2)  # long form
+        logfmt.pack_feedback(p.buf, logfmt.feedback_state(i & 7, 2, 67, i & 2))
 packs(logfmt.RepPacker(), logfmt.RepPacker())  # warm up
 gc.collect()
 before = gc.mem_alloc()
@@ -237,7 +238,14 @@ def test_session_header_with_battery_round_trips_on_micropython():
             battery_pct=battery,
         )
         assert row[0] == expected.hex()  # byte-identical to CPython's encoder
-        assert tuple(row[1:]) == (3, battery, 0x2BAD5EED, (2025, 3, 4, 9, 30, 0), (3, 4000), None)
+        assert tuple(row[1:]) == (
+            logfmt.FORMAT_VERSION,
+            battery,
+            0x2BAD5EED,
+            (2025, 3, 4, 9, 30, 0),
+            (3, 4000),
+            None,
+        )
     assert got[4] == "refused 101"
     # The loop's bad readings never stop it: clamped, or logged as unknown.
     assert got[5] == [100, 0, 55, None]

@@ -147,7 +147,11 @@ def test_session_header_round_trip():
                 )
                 d = logread.decode(data)
                 assert d.error is None
-                assert (d.segment.epoch, d.segment.number, d.segment.version) == (0xDEADBEEF, 3, 3)
+                assert (d.segment.epoch, d.segment.number, d.segment.version) == (
+                    0xDEADBEEF,
+                    3,
+                    logfmt.FORMAT_VERSION,
+                )
                 s = d.sessions[0]
                 assert (
                     s.number,
@@ -364,3 +368,69 @@ def test_bad_rep_fields_are_refused():
         p.pack(0, 0, 100, 8, 0, None, None, None, None, None, None)
     with pytest.raises(ValueError):
         p.pack(5, 0, 2**31, 0, 0, None, None, None, None, None, None)
+
+
+# ---- version 4: the feedback frame ----------------------------------------------------------
+
+
+def _feedback_frame(state: int) -> bytes:
+    buf = bytearray(logfmt.FEEDBACK_FRAME)
+    return bytes(buf[: logfmt.pack_feedback(buf, state)])
+
+
+def _session(number: int = 1) -> bytes:
+    return logfmt.session_header(number, b"\x01" * 6, "0.1.0", b"\x02" * 8, "P-1", None, 0, True)
+
+
+def _rep(packer: logfmt.RepPacker, seq: int, lost: bool = False) -> bytes:
+    if lost:
+        n = packer.pack(seq, seq * 6000, 4000, 4, 3, 2000, 300, 700, 1500, 500, 2000)
+    else:
+        n = packer.pack(seq, seq * 6000, 4000, 0, 0, None, None, 700, 1500, 500, 2000)
+    return bytes(packer.buf[packer.start : packer.start + n])
+
+
+def test_feedback_frames_set_the_feedback_of_the_reps_after_them():
+    p = logfmt.RepPacker()
+    warning = logfmt.feedback_state(0, 1, 0, False)
+    probe = logfmt.feedback_state(2, 2, 67, True)
+    data = (
+        logfmt.segment_header(1, 1)
+        + _session()
+        + _rep(p, 0)  # before any feedback frame: not logged
+        + _feedback_frame(warning)
+        + _rep(p, 1)
+        + _rep(p, 2, lost=True)
+        + _feedback_frame(probe)
+        + _rep(p, 3)
+    )
+    p.base(-1, 0)
+    data += _session(2) + _rep(p, 0)  # a new session states its own: unknown until it does
+    d = logread.decode(data)
+    assert d.error is None and d.segment.version == 4
+    assert [r.feedback for r in d.reps] == [
+        None,
+        (0, 1, 0, False),
+        (0, 1, 0, False),
+        (2, 2, 67, True),
+        None,
+    ]
+    assert len(_feedback_frame(probe)) == 7
+    assert d.rep_count == 5  # feedback frames are not reps, in the boot scan either
+    assert logread.decode(data, reps=False).rep_count == 5
+
+
+def test_a_feedback_frame_in_an_older_log_or_out_of_range_is_damage():
+    p = logfmt.RepPacker()
+    old = bytearray(logfmt.segment_header(1, 1))
+    old[4] = 3  # format version 3 (then the segment header's CRC again)
+    old = logfmt.frame(logfmt.K_SEGMENT, bytes(old[1:-2]))
+    fb = _feedback_frame(logfmt.feedback_state(0, 0, 0, False))
+    d = logread.decode(old + _session() + fb + _rep(p, 0))
+    assert d.segment.version == 3 and "feedback record in a version 3 log" in d.error
+    bad = bytearray(_feedback_frame(logfmt.feedback_state(0, 2, 101, False)))
+    c = logfmt.crc16(bad, 0, 5)
+    bad[5], bad[6] = c >> 8, c & 0xFF
+    p.base(-1, 0)
+    d = logread.decode(logfmt.segment_header(1, 1) + _session() + bytes(bad) + _rep(p, 0))
+    assert "bad feedback record" in d.error

@@ -341,3 +341,30 @@ def test_state_write_failure_never_touches_the_good_copy(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert logfiles.load_state(str(root)) == good
     log.close()
+
+
+def test_feedback_is_written_when_it_changes_and_restated_by_each_segment_and_session(tmp_path):
+    log = logstore.Log(root=str(tmp_path), segment_bytes=120)
+    loss = logfmt.feedback_state(0, 0, 0, False)
+    probe = logfmt.feedback_state(1, 2, 50, True)
+    begin(log)
+    states = [loss, loss, loss, probe, probe, loss, loss, loss, loss, loss]
+    for seq, state in enumerate(states):
+        assert log.add_rep(*new_rep(seq), feedback=state)
+    begin(log)
+    assert log.add_rep(*new_rep(0), feedback=loss)
+    assert log.add_rep(*new_rep(1))  # no feedback to log (NO_FEEDBACK): nothing restated
+    log.close()
+    decoded = [logread.decode(p.read_bytes()) for p in segs(tmp_path)]
+    assert len(decoded) > 2  # the reps spread over several segments
+    got = [r.feedback for d in decoded for r in d.reps]
+    want = {loss: (0, 0, 0, False), probe: (1, 2, 50, True)}
+    assert got == [want[s] for s in states] + [want[loss], want[loss]]
+    kinds = [
+        data[i] >> 5
+        for data in (p.read_bytes() for p in segs(tmp_path))
+        for i in frame_starts(data)
+    ]
+    # One per change (3), per segment the session goes on in, per new session: never per rep.
+    segments_with_reps = sum(1 for d in decoded if d.reps)
+    assert 3 <= kinds.count(logfmt.K_FEEDBACK) <= 3 + segments_with_reps + 1 < len(states) + 2
