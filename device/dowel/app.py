@@ -36,8 +36,7 @@ from dowel import cues, hal, points, running
 from dowel.battery import percent
 from dowel.drift import Drift
 from dowel.engine import Engine
-from dowel.feedback import MODE_FADED, day_number
-from dowel.logfmt import feedback_state
+from dowel.feedback import day_number
 from dowel.logstore import Log
 from dowel.rep import (
     ARMED,
@@ -48,7 +47,6 @@ from dowel.rep import (
     EV_REP_START,
     IDLE,
     IN_REP,
-    NO_DDEG,
     STATE_NAMES,
 )
 from dowel.ticks import Clock
@@ -92,10 +90,6 @@ _ETIMEDOUT = const(110)
 # yet written: those since the dowel was last put down (plus any still draining, ~60 ms each),
 # never more than PENDING_MAX: a longer set is written at the rep end that fills the buffer.
 PENDING_MAX = const(32)
-
-
-def _none(value):
-    return None if value == NO_DDEG else value
 
 
 class App:
@@ -262,7 +256,6 @@ class App:
     # ---- events ----
 
     def _on_events(self, events):
-        reps = self.engine.reps
         if events & EV_REP_START and (not self.session_open or self.idle_ms >= self.gap_ms):
             self._begin_session()
         self._announce(events)
@@ -273,39 +266,12 @@ class App:
                 self.engine.feedback.save(self.patient)
         if events & EV_REP_END:
             self.idle_ms = 0
-            has_pitch = reps.has_imu
-            self.pending.append(
-                (
-                    "r",
-                    (
-                        reps.seq,
-                        reps.start_ms,
-                        reps.duration_ms,
-                        reps.lost_mask,
-                        reps.first_lost,
-                        reps.loss_at_ms if reps.lost_mask else None,
-                        _none(reps.loss_pitch_ddeg),
-                        _none(reps.depth_ddeg),
-                        reps.lower_ms if has_pitch else None,
-                        reps.pause_ms if has_pitch else None,
-                        reps.rise_ms if has_pitch else None,
-                        self._feedback_state(),
-                    ),
-                )
-            )
+            self.pending.append(("r", self.engine.rep_record()))
             self.pending_reps += 1
             if self.log.full:
                 self._play(cues.LOG_FULL_CUE)  # known now: said at the rep's end, as before
             if self.pending_reps >= PENDING_MAX:
                 self.flush()  # a set this long: written now, the one time a write may delay
-
-    def _feedback_state(self):
-        """The feedback the rep that just ended was given, for its log record."""
-        engine = self.engine
-        pct = 0
-        if engine.rep_mode == MODE_FADED:
-            pct = engine.feedback.stages[engine.rep_stage][1]
-        return feedback_state(engine.rep_stage, engine.rep_mode, pct, engine.rep_probe)
 
     def flush(self, n=PENDING_MAX + 1):
         """Write up to `n` of the items waiting in RAM (session headers and reps, in order),

@@ -9,6 +9,7 @@ of cue. Pure: it gets readings, pitch and elapsed milliseconds, and drives a Cue
     engine.player.freq_hz          # the tone to output now (engine.tone_changed says if it moved)
     engine.day = 20466             # optional: today's day number, for sets, days and probes
     engine.rep_stage, engine.rep_mode, engine.rep_probe, engine.rep_cued   # per rep, for the log
+    log.add_rep(*engine.rep_record())   # at EV_REP_END: the rep's log record, its feedback too
 
 Which faults are cued, the warning ticks, probe sets and set / day done are decided by
 `dowel.feedback` (the config's `feedback` mode or the PT's `schedule`); the engine plays them.
@@ -19,7 +20,16 @@ replayed on a laptop takes the very path the firmware takes.
 
 from dowel import cues
 from dowel.contact import CONTACT, LOST, NO_EVENT, Contact
-from dowel.feedback import DAY_DONE, MODE_LOSS, MODE_WARNING, NO_DAY, Feedback, Warner
+from dowel.feedback import (
+    DAY_DONE,
+    MODE_FADED,
+    MODE_LOSS,
+    MODE_WARNING,
+    NO_DAY,
+    Feedback,
+    Warner,
+)
+from dowel.logfmt import feedback_state
 from dowel.points import first_lost
 from dowel.rep import (
     EV_ARMED,
@@ -28,9 +38,14 @@ from dowel.rep import (
     EV_REP_END,
     EV_REP_START,
     IDLE,
+    NO_DDEG,
     PITCH_LAG_MS,
     RepMachine,
 )
+
+
+def _none(value):
+    return None if value == NO_DDEG else value
 
 
 class Engine:
@@ -209,3 +224,24 @@ class Engine:
     def play(self, pattern):
         self.player.play(pattern)
         self.tone_changed = True
+
+    def rep_record(self):
+        """The rep that just ended as `dowel.logstore.Log.add_rep` takes it, with the feedback
+        it was given (`logfmt.feedback_state`). A tuple: at a rep's end, not every tick."""
+        reps = self.reps
+        pitch = reps.has_imu
+        pct = self.feedback.stages[self.rep_stage][1] if self.rep_mode == MODE_FADED else 0
+        return (
+            reps.seq,
+            reps.start_ms,
+            reps.duration_ms,
+            reps.lost_mask,
+            reps.first_lost,
+            reps.loss_at_ms if reps.lost_mask else None,
+            _none(reps.loss_pitch_ddeg),
+            _none(reps.depth_ddeg),
+            reps.lower_ms if pitch else None,
+            reps.pause_ms if pitch else None,
+            reps.rise_ms if pitch else None,
+            feedback_state(self.rep_stage, self.rep_mode, pct, self.rep_probe),
+        )

@@ -17,6 +17,7 @@ from host_tools.report.figures import COLOURS, LABELS, Plot, build_figures
 from host_tools.report.summary import (
     date_text,
     estimated_note,
+    learning_lines,
     session_start_text,
     summarize,
 )
@@ -160,6 +161,27 @@ def drift_table(data: ReportData) -> Table:
     return Table("drift", head, rows)
 
 
+def learning_table(data: ReportData) -> Table:
+    head = ["Week", "Probe reps", "Lost (no feedback)", "Reps with feedback", "Lost", "Loss depth"]
+    rows = []
+    for i, w in enumerate(data.learning.weeks):
+
+        def share(faults: int, reps: int) -> str:
+            return f"{faults} ({round(100 * faults / reps)}%)" if reps else "–"
+
+        rows.append(
+            [
+                f"{i + 1}: {date_text(w.first)}",
+                str(w.alone_reps),
+                share(w.alone_faults, w.alone_reps),
+                str(w.guided_reps),
+                share(w.guided_faults, w.guided_reps),
+                f"{w.loss_pitch.median:.0f}°" if w.loss_pitch.n else "–",
+            ]
+        )
+    return Table("learning-weeks", head, rows)
+
+
 def report_content(data: ReportData, generated: datetime) -> ReportContent:
     plots = {p.key: p for p in build_figures(data)}
     title, meta = title_lines(data, generated)
@@ -177,6 +199,12 @@ def report_content(data: ReportData, generated: datetime) -> ReportContent:
     chart("depth", NO_IMU)
     if "depth" in plots:
         chart("timing", "The IMU did not time lowering, pause and rising in these sessions.")
+    if data.learning is not None:
+        blocks.append(Heading("Learning"))
+        blocks.append(Bullets("learning", learning_lines(data)))
+        chart("learning", "No weeks to show.")
+        chart("fault_depth", "No loss with an IMU reading in this period.")
+        blocks.append(learning_table(data))
     blocks.append(Heading("Calibration"))
     if not data.calibrations and not data.drift_prompts:
         blocks.append(Note("No calibration recorded for this patient."))

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone, tzinfo
 
 from dowel import points
 
+from host_tools.report.learning import Learning, load_learning
+from host_tools.report.stats import Spread
 from host_tools.store.patients import PatientInfo, require_patient
 
 # The three points in the dowel's order (dowel.points), and each one's bit in a lost mask.
@@ -27,27 +28,6 @@ POINTS = points.NAMES
 POINT_BITS = {name: 1 << i for i, name in enumerate(points.NAMES)}
 # How the report names each point for the PT.
 POINT_LABELS = dict(zip(points.NAMES, points.LABELS, strict=True))
-
-
-@dataclass(frozen=True)
-class Spread:
-    """Median and quartiles of a set of values (n = 0 means no values; the others are None)."""
-
-    n: int
-    mean: float | None
-    median: float | None
-    q1: float | None
-    q3: float | None
-
-    @classmethod
-    def of(cls, values: list[float]) -> Spread:
-        if not values:
-            return cls(0, None, None, None, None)
-        if len(values) == 1:
-            v = float(values[0])
-            return cls(1, v, v, v, v)
-        q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
-        return cls(len(values), statistics.fmean(values), q2, q1, q3)
 
 
 @dataclass
@@ -150,6 +130,9 @@ class ReportData:
     # the last day the pulled logs cover (`_default_end`); None: nothing recorded / never pulled.
     recorded_from: date | None = None
     pulled_until: date | None = None
+    # Learning apart from performance (`host_tools.report.learning`); None: no rep of the
+    # period says what feedback it was given (logs from before format 4, or no reps).
+    learning: Learning | None = None
 
     def local_day(self, moment: datetime) -> date:
         return moment.astimezone(self.tz).date()
@@ -401,7 +384,7 @@ def load_report_data(
         start = min(start, end)  # --until before the first session: an empty one-day period
         sessions = [s for s in sessions if s.day and start <= s.day <= end]
     days = _days(sessions, start, end, info.sets_per_day * info.reps_per_set)
-    return ReportData(
+    data = ReportData(
         patient=info,
         start=start,
         end=end,
@@ -414,6 +397,8 @@ def load_report_data(
         recorded_from=recorded_from,
         pulled_until=pulled_until,
     )
+    data.learning = load_learning(conn, patient, sessions, start, end)
+    return data
 
 
 def _default_end(conn, patient, sessions, tz, today: date) -> date | None:

@@ -45,7 +45,11 @@ COLOURS = {
     "lower": "#0072B2",
     "pause": "#CC79A7",
     "rise": "#56B4E9",
+    "alone": "#000000",
+    "guided": "#0072B2",
 }
+# The schedule's stages, shaded behind the learning plots (light, so the lines read over them).
+STAGE_SHADES = ("#f2f2f2", "#e0ecf4")
 LABELS = {"clean": "clean", **{p: f"{label} lost" for p, label in POINT_LABELS.items()}}
 # Typed loosely: matplotlib's stubs want literal rc keys, which a shared dict cannot give.
 STYLE: Any = {
@@ -364,6 +368,108 @@ def event_day_axis(ax, days: list[date], shown: timedelta) -> None:
     ax.tick_params(axis="x", length=0)
 
 
+def _week_axis(ax, weeks) -> list[datetime]:
+    """x positions of weeks (each at its middle) with their first days as labels."""
+    mids = [
+        datetime.combine(w.first, time()) + (w.last - w.first + timedelta(days=1)) / 2
+        for w in weeks
+    ]
+    ax.set_xticks(mids)
+    ax.set_xticklabels([f"week {i + 1}\n{w.first.day} {w.first:%b}" for i, w in enumerate(weeks)])
+    ax.tick_params(axis="x", length=0)
+    return mids
+
+
+def _stage_bands(ax, learning) -> None:
+    """Each stage of the schedule as a band over its days, labelled at its top."""
+    for i, st in enumerate(learning.stages):
+        x0 = datetime.combine(st.first, time())
+        x1 = datetime.combine(st.last, time()) + timedelta(days=1)
+        ax.axvspan(x0, x1, color=STAGE_SHADES[i % 2], lw=0, zorder=0)
+        ax.text(
+            x0 + (x1 - x0) / 2,
+            1.0,
+            st.label,
+            transform=ax.get_xaxis_transform(),
+            ha="center",
+            va="bottom",
+            fontsize=7,
+            color="#555555",
+        )
+
+
+def learning_figure(data: ReportData) -> Figure | None:
+    learning = data.learning
+    if learning is None:
+        return None
+    weeks = learning.weeks
+    fig = Figure(figsize=(WIDTH_IN, 3.0), layout="constrained")
+    ax = fig.add_subplot()
+    _stage_bands(ax, learning)
+    mids = _week_axis(ax, weeks)
+    for attr, reps, colour, label, marker in (
+        ("alone_rate", "alone_reps", COLOURS["alone"], "without feedback (probe sets)", "s"),
+        ("guided_rate", "guided_reps", COLOURS["guided"], "with feedback", "o"),
+    ):
+        xs = [m for m, w in zip(mids, weeks, strict=True) if getattr(w, attr) is not None]
+        ys = [getattr(w, attr) for w in weeks if getattr(w, attr) is not None]
+        if xs:
+            ax.plot(xs, ys, color=colour, marker=marker, markersize=5, linewidth=1.5, label=label)
+            for x, w in zip(xs, [w for w in weeks if getattr(w, attr) is not None], strict=True):
+                ax.annotate(
+                    f"n={getattr(w, reps)}",
+                    (x, getattr(w, attr)),
+                    textcoords="offset points",
+                    xytext=(6, 4),
+                    fontsize=6.5,
+                    color=colour,
+                )
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set_ylabel("reps with a point lost")
+    ax.set_ylim(0, 1.05)
+    x0 = datetime.combine(weeks[0].first, time())
+    ax.set_xlim(x0, datetime.combine(weeks[-1].last, time()) + timedelta(days=1))
+    ax.legend(loc="upper right", frameon=False, fontsize=8)
+    return fig
+
+
+def fault_depth_figure(data: ReportData) -> Figure | None:
+    learning = data.learning
+    if learning is None or not any(w.loss_pitch.n for w in learning.weeks):
+        return None
+    weeks = learning.weeks
+    fig = Figure(figsize=(WIDTH_IN, 2.6), layout="constrained")
+    ax = fig.add_subplot()
+    _stage_bands(ax, learning)
+    mids = _week_axis(ax, weeks)
+    xs, med, lo, hi, plotted = [], [], [], [], []
+    for m, w in zip(mids, weeks, strict=True):
+        sp = w.loss_pitch
+        if sp.n:
+            xs.append(m)
+            med.append(sp.median)
+            lo.append(sp.median - sp.q1)
+            hi.append(sp.q3 - sp.median)
+            plotted += [sp.q1, sp.q3]
+    ax.errorbar(
+        xs,
+        med,
+        yerr=[lo, hi],
+        color=COLOURS["loss"],
+        marker="o",
+        markersize=4,
+        capsize=3,
+        linewidth=1.2,
+        label="pitch when the first point left (median, middle half)",
+    )
+    ax.set_ylabel("trunk pitch, degrees")
+    fit_y(ax, plotted)
+    x0 = datetime.combine(weeks[0].first, time())
+    ax.set_xlim(x0, datetime.combine(weeks[-1].last, time()) + timedelta(days=1))
+    ax.legend(loc="lower right", frameon=False, fontsize=8)
+    return fig
+
+
 FIGURES: list[tuple[str, str, str, Callable[[ReportData], Figure | None]]] = [
     (
         "adherence",
@@ -400,6 +506,22 @@ FIGURES: list[tuple[str, str, str, Callable[[ReportData], Figure | None]]] = [
         "Contact level of each sensor at each calibration visit; a cross is a drift prompt, the "
         "level the dowel saw when it asked for a recalibration.",
         calibration_figure,
+    ),
+    (
+        "learning",
+        "Learning: faults without feedback against faults with it, per week",
+        "Share of reps with a point lost, per week: black in probe sets (the dowel gave no "
+        "fault feedback: what the patient does alone, the measure of learning), blue in sets "
+        "with feedback. The bands are the stages of the feedback schedule; n is the reps "
+        "behind each point.",
+        learning_figure,
+    ),
+    (
+        "fault_depth",
+        "How deep the patient hinges before form breaks",
+        "Per week, the trunk pitch at which the first point left the dowel in reps with a loss "
+        "(the dot is the median rep, the bar the middle half): deeper is better.",
+        fault_depth_figure,
     ),
 ]
 

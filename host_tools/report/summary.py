@@ -358,3 +358,78 @@ def _calibration_line(data: ReportData) -> str:
             "latest calibration"
         )
     return line + "."
+
+
+# What each point's loss means, in the PT's words (the mission: losing the sacrum means the low
+# back rounded, the mid-back over-extension, the head that it came forward).
+POINT_MEANING = {
+    "sacrum": "the low back rounded",
+    "midback": "over-extension",
+    "head": "the head came forward",
+}
+
+
+def learning_lines(data: ReportData) -> list[str]:
+    """The learning section in plain words: faults alone (probe sets) against faults with
+    feedback, first week to last; the depth of the first loss; the schedule; which point."""
+    learning = data.learning
+    if learning is None:
+        return []
+    weeks = learning.weeks
+    lines = []
+
+    def span(attr: str) -> str | None:
+        known = [
+            (i, getattr(w, attr)) for i, w in enumerate(weeks) if getattr(w, attr) is not None
+        ]
+        if not known:
+            return None
+        (i0, r0), (i1, r1) = known[0], known[-1]
+        if i0 == i1:
+            return f"{pct(r0)} in week {i0 + 1}"
+        return f"{pct(r0)} in week {i0 + 1} to {pct(r1)} in week {i1 + 1}"
+
+    alone, guided = span("alone_rate"), span("guided_rate")
+    if alone:
+        line = (
+            f"Without feedback (probe sets) the share of reps with a point lost went from {alone}"
+        )
+        lines.append(line + (f"; with feedback from {guided}." if guided else "."))
+    else:
+        lines.append(
+            "No probe sets in this period, so what the patient does without the dowel's help "
+            "is not measured: set `dowel config set probe=first` to make the first set of each "
+            "day a probe set."
+            + (
+                f" With feedback the share of reps with a point lost went from {guided}."
+                if guided
+                else ""
+            )
+        )
+    depths = [w.loss_pitch for w in weeks if w.loss_pitch.n]
+    if len(depths) >= 2:
+        first, last = depths[0].median, depths[-1].median
+        word = "deepened" if last > first else "became shallower" if last < first else "stayed"
+        lines.append(
+            f"Form broke at a median trunk pitch that {word} from {first:.0f}° to {last:.0f}° "
+            "(the depth the patient reaches before a point leaves the dowel)."
+        )
+    stages = ", then ".join(
+        f"{s.label} ({day_text(s.first)}–{day_text(s.last)})" for s in learning.stages
+    )
+    lines.append(f"Feedback schedule as the dowel gave it: {stages}.")
+    faults = sorted(learning.points, key=lambda p: -(p.alone + p.guided))
+    named = [
+        f"{POINT_LABELS[p.point]} ({POINT_MEANING[p.point]}) {p.alone + p.guided}"
+        + (f" at a median {p.loss_pitch.median:.0f}°" if p.loss_pitch.n else "")
+        for p in faults
+        if p.alone + p.guided
+    ]
+    if named:
+        lines.append("Faults by point: " + "; ".join(named) + ".")
+    if learning.unknown:
+        lines.append(
+            f"{_plural(learning.unknown, 'rep')} came from a dowel whose firmware did not log its "
+            "feedback (before log format 4): left out of these figures."
+        )
+    return lines
