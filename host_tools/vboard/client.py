@@ -282,13 +282,17 @@ class VirtualBoard:
         return [r for r in out if kinds is None or r[1] in kinds]
 
     def beeps(self) -> list[tuple[int, int, int]]:
-        """Each beep since play() as (start_ms, end_ms, hz); end_ms is -1 while it sounds."""
+        """Each beep since play() as (start_ms, end_ms, hz); end_ms is -1 while it sounds. A
+        change of pitch while sounding (a cue cutting into a warning tick) ends one beep and
+        starts the next."""
         beeps: list[list[int]] = []
         for t, _, hz in self.outputs(("tone",)):
-            if hz and (not beeps or beeps[-1][1] != -1):
-                beeps.append([t, -1, hz])
-            elif not hz and beeps and beeps[-1][1] == -1:
+            sounding = bool(beeps) and beeps[-1][1] == -1
+            if sounding and hz != beeps[-1][2]:
                 beeps[-1][1] = t
+                sounding = False
+            if hz and not sounding:
+                beeps.append([t, -1, hz])
         return [tuple(b) for b in beeps]
 
     def cues(self) -> list[tuple[int, str]]:
