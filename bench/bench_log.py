@@ -33,6 +33,8 @@ WINDOW = 256  # raw-paste flow-control window of the ESP32 port (MICROPY_REPL_ST
 BAUD = 115200
 FS_BYTES = 2 * 1024 * 1024  # the ESP32 4 MB image's littlefs partition, about
 TARGET_BYTES = 16
+PROBE = logfmt.feedback_state(2, 2, 67, True)  # a probe set in a `faded 67` stage
+FADED = logfmt.feedback_state(2, 2, 67, False)
 
 
 def frame_overhead(code_len: int, out_len: int, err_len: int, out_lines: int) -> tuple[int, int]:
@@ -151,6 +153,21 @@ def rep_size(*rep) -> int:
     return p.pack(*rep)
 
 
+def met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def _frame_starts(data: bytes) -> list[int]:
+    """Where each frame of a clean segment starts."""
+    starts, pos = [], 0
+    while pos < len(data):
+        starts.append(pos)
+        b0 = data[pos]
+        n = data[pos + 1] if b0 & 31 == 31 else b0 & 31
+        pos += (2 if b0 & 31 == 31 else 1) + n + 2
+    return starts
+
+
 def run() -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
     clean = rep_size(0, 0, 4500, 0, 0, None, None, 650, 1800, 700, 2000)
@@ -179,8 +196,10 @@ def run() -> list[tuple[str, str, str]]:
             log.begin_session(
                 b"\xa4\xcf\x12\x34\x56\x78", "0.1.0", b"\x01" * 8, "P-0001", None, 1000 + i, True
             )
-            for rep in reps:
-                assert log.add_rep(*rep)
+            for k, rep in enumerate(reps):
+                # Format 4: a probe set of ten opens the day's first session, feedback after.
+                state = PROBE if i % 2 == 0 and k < 10 else FADED
+                assert log.add_rep(*rep, feedback=state)
         log.close()
         segs = sorted(root.glob("*.dwl"))
         flash = sum(p.stat().st_size for p in segs)
@@ -195,6 +214,22 @@ def run() -> list[tuple[str, str, str]]:
                 "mean rep record, a week at home",
                 f"{sum(sizes) / n_reps:.2f} B",
                 f"{target} ({n_reps} reps, {with_loss} with a loss, {long_form} over 16 B)",
+            )
+        )
+        frames = sum(
+            1
+            for p in segs
+            for d in [p.read_bytes()]
+            for i in _frame_starts(d)
+            if d[i] >> 5 == logfmt.K_FEEDBACK
+        )
+        fb_bytes = frames * logfmt.FEEDBACK_FRAME
+        per_rep = (sum(sizes) + fb_bytes) / n_reps
+        rows.append(
+            (
+                "feedback frames (format 4), a week at home",
+                f"{frames} x {logfmt.FEEDBACK_FRAME} B = {fb_bytes / n_reps:.2f} B per rep",
+                f"rep record + feedback {per_rep:.2f} B per rep: {met(per_rep <= TARGET_BYTES)}",
             )
         )
         rows.append(

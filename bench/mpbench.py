@@ -214,7 +214,24 @@ class Engined:
     def step(self, dt_ms):
         self.e.step(a0.read_u16(), a1.read_u16(), a2.read_u16(), 0, dt_ms)
 
-subjects = {"contacts": Contacts(), "engine": Engined()}
+# Warning mode's dearest steady state: every point held inside its warning band (the pressure
+# between `off` and the band's top), so the warner computes a rate every tick and ticks play;
+# the same three reads as the others.
+class InBand:
+    def __init__(self):
+        from dowel.engine import Engine
+        c = config.validate(dict(cfg, feedback="warning"))
+        self.e = Engine(c, False)
+        self.level = (c["sensors"]["head"]["off"] + c["sensors"]["head"]["on"]) // 2
+        for _ in range(400):  # held in contact, then into the band (armed: the ticks are live)
+            self.e.step(30000, 30000, 30000, 0, TICK)
+    def step(self, dt_ms):
+        a0.read_u16(); a1.read_u16(); a2.read_u16()
+        v = self.level
+        self.e.step(v, v, v, 0, dt_ms)
+
+MODES = ("warning", "faded", "bandwidth", "none")
+subjects = {"contacts": Contacts(), "engine": Engined(), "warning_in_band": InBand()}
 target = "App.step"
 why = ""
 try:
@@ -223,6 +240,17 @@ try:
     from dowel.logstore import Log
     board = hal.Board()
     subjects["app"] = App(board, cfg, None, Log(root="/logs"), hal.unique_id())
+
+    class NoLog:  # the steady state writes nothing: the other modes need no second store
+        full = False
+        def begin_session(self, *args, **kwargs):
+            return 0
+        def add_rep(self, *args):
+            return True
+
+    for mode in MODES:
+        c = config.validate(dict(cfg, feedback=mode))
+        subjects["app_" + mode] = App(board, c, None, NoLog(), hal.unique_id())
 except Exception as exc:
     # TODO(bench): the firmware's App did not import or build, so the loop cost falls back
     # to three Contact.update calls on the same reads.
@@ -281,6 +309,7 @@ for name in loops:
 for _ in range(ROUNDS):
     for name in loops:
         rounds[name].append(timed(loops[name], STEPS))
+by_mode = [n for n in loops if n.startswith("app_") or n == "warning_in_band"]
 imu = False
 if target == "App.step":
     imu = subjects["app"].board.imu is not None
@@ -288,6 +317,8 @@ print(json.dumps({
     "target": target, "why": why, "steps": STEPS, "rounds": rounds, "clock": clock, "imu": imu,
     "grown_step": grown(loops["app"], STEPS), "grown_bare": grown(bare, STEPS),
     "locked_step": locked(loops["app"], STEPS), "locked_bare": locked(bare, STEPS),
+    "locked_modes": {n: locked(loops[n], STEPS) for n in by_mode},
+    "grown_modes": {n: grown(loops[n], STEPS) for n in by_mode},
 }))
 """
 

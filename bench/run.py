@@ -32,6 +32,15 @@ QUICK = {"traces": 60, "steps": 500, "rounds": 3}
 TARGET_RATIO = 2.0
 TARGET_MPY_BYTES = 32 * 1024
 TARGET_HEAP_BYTES = 24 * 1024
+# The loop's cost in each feedback mode (issue 17), against the same bare loop; "warning, in
+# the band" holds every point in its warning band so the early-warning ticks are computed.
+MODE_ROWS = (
+    ("app_warning", "warning"),
+    ("app_faded", "faded"),
+    ("app_bandwidth", "bandwidth"),
+    ("app_none", "none"),
+    ("warning_in_band", "warning, in the band (Engine.step)"),
+)
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "  ") -> str:
@@ -213,6 +222,18 @@ def loop_section(files: dict[str, bytes], steps: int, rounds: int) -> str:
                 f"{us['app']:.2f} us",
                 f"bare loop (3 ADC reads + set a pin) {bare:.2f} us: {ratio:.1f}x",
                 f"<= {TARGET_RATIO:g}x: {met(ratio <= TARGET_RATIO)}",
+            ],
+            *[
+                [
+                    f"  App.step, feedback {label}",
+                    name,
+                    f"{us[key]:.2f} us",
+                    f"{us[key] / bare:.1f}x bare; {r['grown_modes'][key]} B grown, "
+                    f"heap_lock: {r['locked_modes'][key]}",
+                    f"<= {TARGET_RATIO:g}x: {met(us[key] / bare <= TARGET_RATIO)}",
+                ]
+                for key, label in MODE_ROWS
+                if key in us
             ],
             [
                 "  Engine.step on the same 3 reads",

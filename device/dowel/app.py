@@ -110,7 +110,12 @@ class App:
         # down); the day comes from the RTC, which the host sets in UTC at every connect.
         self.engine.feedback.load(self.patient)
         self.utc_offset_min = cfg["utc_offset_min"]
-        self.engine.day = day_number(time.time(), self.utc_offset_min)
+        # The RTC is read once, here (every host command that sets it ends in a soft reset),
+        # then carried on by the loop's elapsed time: time.time() is a float on some ports,
+        # and the steady state allocates nothing.
+        self._rtc_s = int(time.time())
+        self._rtc_ms = 0
+        self.engine.day = day_number(self._rtc_s, self.utc_offset_min)
         self.pitch = None
         if board.imu is not None:
             from dowel.pitch import Pitch
@@ -201,7 +206,10 @@ class App:
     def _second_tick(self, elapsed_ms):
         """About once a second: the day, the battery and a lost IMU's retry."""
         self._second_ms = 0
-        self.engine.day = day_number(time.time(), self.utc_offset_min)
+        ms = self._rtc_ms + elapsed_ms
+        self._rtc_s += ms // 1000
+        self._rtc_ms = ms % 1000
+        self.engine.day = day_number(self._rtc_s, self.utc_offset_min)
         mon = self.battery
         if mon is not None:
             if mon.update(self.board.battery_mv()):

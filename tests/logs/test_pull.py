@@ -283,3 +283,28 @@ def test_old_firmware_without_a_log_names_the_fix(board):
     old = fake_link(root.parent, missing=("clock", "loghost"))  # a release before the log
     with pytest.raises(DeviceError, match="dowel flash"):
         log_pull.pull(old, db.connect(), now=NOW)
+
+
+def test_a_board_short_of_memory_is_read_in_smaller_chunks(monkeypatch):
+    import base64
+
+    from host_tools.board import api
+    from host_tools.errors import DeviceError
+    from host_tools.logs import pull as log_pull
+
+    data = bytes(range(256)) * 40  # 10 KB
+    asked = []
+
+    def log_read(link, name, offset, n):
+        asked.append(n)
+        if n > 1000:  # no block that big left on the board's heap
+            raise DeviceError("the board reported an error: MemoryError: memory allocation failed")
+        return base64.b64encode(data[offset : offset + n]).decode()
+
+    monkeypatch.setattr(api, "log_read", log_read)
+    seg = log_pull.SegmentInfo("00000001.dwl", len(data), "0" * 64)
+    assert log_pull.read_segment(None, seg) == data
+    assert asked[:3] == [3072, 1536, 768] and max(asked[3:]) == 768
+    monkeypatch.setattr(api, "log_read", lambda *a: (_ for _ in ()).throw(DeviceError("gone")))
+    with pytest.raises(DeviceError, match="gone"):  # any other error still stops the pull
+        log_pull.read_segment(None, seg)
