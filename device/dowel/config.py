@@ -44,6 +44,10 @@ RANGES = {
     "probe_every": (2, 20),
     "utc_offset_min": (-720, 840),
 }
+# Words in the messages of rules between fields (end_deg under start_deg, off under on, sets
+# need reps_per_set): a host checking one field alone, against defaults, leaves them to the
+# check of the whole config.
+CROSS_FIELD = ("must be below", "reps_per_set above 0")
 SCHEDULE_EXAMPLE = '[{"mode": "warning", "sessions": 3}, {"mode": "loss"}]'
 STAGE_LENGTHS = {"sessions": (1, 365), "days": (1, 365)}
 UNTIL_RANGES = {"fault_below_pct": (1, 100), "last_reps": (5, MAX_WINDOW)}
@@ -272,6 +276,13 @@ def _validate_sensor(given, name, out, errors):
 
 def set_field(cfg, dotted, text):
     """Return a validated copy of `cfg` with one dotted field set from its text form."""
+    return validate(assign(cfg, dotted, text))
+
+
+def assign(cfg, dotted, text):
+    """A copy of `cfg` with one dotted field set from its text form, parsed by the field's
+    type but not validated: several assignments may then be validated together (`probe`
+    needs `reps_per_set`, `off` must stay under `on`), whatever their order."""
     keys = dotted.split(".")
     new = json.loads(json.dumps(cfg))  # deep copy that works on MicroPython too
     node = new
@@ -298,7 +309,7 @@ def set_field(cfg, dotted, text):
             raise ConfigError([(dotted, "must be JSON, like " + SCHEDULE_EXAMPLE)])
     else:
         node[keys[-1]] = text
-    return validate(new)
+    return new
 
 
 def config_hash(cfg):

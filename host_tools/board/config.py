@@ -103,13 +103,18 @@ def flatten(cfg: dict, prefix: str = "") -> list[tuple[str, object]]:
 
 
 def apply_assignments(cfg: dict, pairs: list[tuple[str, str]]) -> dict:
-    """`cfg` with every assignment applied in order; a refusal names each bad field and range.
-    Each pair is checked in turn (so `off` then `on` may move together), and every bad one is
-    reported, not only the first."""
+    """`cfg` with every assignment applied, then validated together, so their order does not
+    matter (`off` and `on` may move together; `probe=first` may come before `reps_per_set`); a
+    refusal names each bad field and range, every one, not only the first."""
     errors: list[tuple[str, str]] = []
     for key, value in pairs:
         try:
-            cfg = dconfig.set_field(cfg, key, value)
+            cfg = dconfig.assign(cfg, key, value)
+        except dconfig.ConfigError as exc:
+            errors += exc.errors
+    if not errors:
+        try:
+            cfg = dconfig.validate(cfg)
         except dconfig.ConfigError as exc:
             errors += exc.errors
     if errors:
@@ -133,7 +138,8 @@ def precheck(pairs: list[tuple[str, str]]) -> None:
             errors += [
                 (field, message)
                 for field, message in exc.errors
-                if field == key and not message.startswith("must be below")
+                if (field == key or field.startswith((key + "[", key + ".")))
+                and not any(w in message for w in dconfig.CROSS_FIELD)
             ]
     if errors:
         lines = "\n".join(f"  {field}: {message}" for field, message in errors)

@@ -204,3 +204,19 @@ def test_the_last_fault_is_said_once_then_cleared_on_the_board(board):
     said.clear()
     board_config.warn_if_rejected(board, said.append)  # cleared: said once only
     assert said == [] and fault.last(path=fault_path) is None
+
+
+def test_fields_that_depend_on_each_other_are_set_together_in_any_order():
+    from dowel import config as dconfig
+
+    from host_tools.board import config as board_config
+    from host_tools.errors import UsageError
+
+    pairs = [("probe", "first"), ("sets_per_day", "5"), ("reps_per_set", "10")]
+    board_config.precheck(pairs)  # probe needs reps_per_set: not refused field by field
+    cfg = board_config.apply_assignments(dconfig.defaults(), pairs)
+    assert (cfg["probe"], cfg["sets_per_day"], cfg["reps_per_set"]) == ("first", 5, 10)
+    with pytest.raises(UsageError, match="probe sets need reps_per_set above 0"):
+        board_config.apply_assignments(dconfig.defaults(), [("probe", "first")])
+    with pytest.raises(UsageError, match=r"schedule\[0\].mode: must be one of"):
+        board_config.precheck([("schedule", '[{"mode": "fast"}]')])
