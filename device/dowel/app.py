@@ -406,6 +406,8 @@ class App:
         self.flush()
         self.log.close()
         self.drift.save()
+        if self.engine.feedback.keeps_state():
+            self.engine.feedback.save(self.patient)  # the set's reps so far count after a boot
 
 
 # Modules that only boot needs: the config's validation, the log's decoder (the log's

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime
 
 from dowel import config as dconfig
 from dowel import points
@@ -215,13 +216,19 @@ def standing_problem(hold_pitch_ddeg: Sequence[int], start_deg: int) -> str | No
     )
 
 
-def apply(cfg: dict, proposal: Proposal, patient: str) -> dict:
+def apply(cfg: dict, proposal: Proposal, patient: str, utc_offset_min: int | None = None) -> dict:
     """The device config with the proposal's thresholds and levels, validated by the firmware's
-    own `dowel.config.validate` (raises its ConfigError naming any bad field)."""
+    own `dowel.config.validate` (raises its ConfigError naming any bad field). The patient's
+    day (probe sets, sets per day) starts at midnight in `utc_offset_min`, by default this
+    computer's zone now: the PT calibrates at the patient's side."""
     if not proposal.ok:
         raise ValueError("a refused proposal cannot be applied")
     new = json.loads(json.dumps(cfg))
     new["patient"] = patient
+    if utc_offset_min is None:
+        offset = datetime.now().astimezone().utcoffset()
+        utc_offset_min = int(offset.total_seconds() // 60) if offset else 0
+    new["utc_offset_min"] = utc_offset_min
     for s in proposal.sensors:
         new["sensors"][s.name] = {"on": s.on, "off": s.off, "level": s.level}
     return dconfig.validate(new)

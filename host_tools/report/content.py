@@ -162,7 +162,7 @@ def drift_table(data: ReportData) -> Table:
 
 
 def learning_table(data: ReportData) -> Table:
-    head = ["Week", "Probe reps", "Lost (no feedback)", "Reps with feedback", "Lost", "Loss depth"]
+    head = ["Week", "Reps without feedback", "Lost", "Reps with feedback", "Lost", "Loss depth"]
     rows = []
     for i, w in enumerate(data.learning.weeks):
 

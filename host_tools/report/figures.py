@@ -408,7 +408,13 @@ def learning_figure(data: ReportData) -> Figure | None:
     _stage_bands(ax, learning)
     mids = _week_axis(ax, weeks)
     for attr, reps, colour, label, marker in (
-        ("alone_rate", "alone_reps", COLOURS["alone"], "without feedback (probe sets)", "s"),
+        (
+            "alone_rate",
+            "alone_reps",
+            COLOURS["alone"],
+            f"without feedback ({learning.alone_label})",
+            "s",
+        ),
         ("guided_rate", "guided_reps", COLOURS["guided"], "with feedback", "o"),
     ):
         xs = [m for m, w in zip(mids, weeks, strict=True) if getattr(w, attr) is not None]
@@ -510,9 +516,9 @@ FIGURES: list[tuple[str, str, str, Callable[[ReportData], Figure | None]]] = [
     (
         "learning",
         "Learning: faults without feedback against faults with it, per week",
-        "Share of reps with a point lost, per week: black in probe sets (the dowel gave no "
-        "fault feedback: what the patient does alone, the measure of learning), blue in sets "
-        "with feedback. The bands are the stages of the feedback schedule; n is the reps "
+        "Share of reps with a point lost, per week: black without fault feedback (probe sets, "
+        "and stages with none: what the patient does alone, the measure of learning), blue in "
+        "sets with feedback. The bands are the stages of the feedback schedule; n is the reps "
         "behind each point.",
         learning_figure,
     ),

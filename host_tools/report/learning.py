@@ -76,10 +76,19 @@ class Learning:
     points: list[PointFaults]
     reps: int  # reps of the period whose feedback is known
     unknown: int  # reps of the period from older logs, which do not say
+    probe_reps: int = 0  # of them, reps of probe sets
+    none_reps: int = 0  # and reps of stages with mode `none` (outside probe sets)
 
     @property
     def alone_reps(self) -> int:
         return sum(w.alone_reps for w in self.weeks)
+
+    @property
+    def alone_label(self) -> str:
+        """What the reps without fault feedback were, for the PT: probe sets, `none` stages."""
+        if self.probe_reps and self.none_reps:
+            return "probe sets and stages with no feedback"
+        return "stages with no feedback" if self.none_reps else "probe sets"
 
 
 def load_learning(
@@ -134,12 +143,18 @@ def load_learning(
             sum(1 for _, r in known if r["outcome"] == p and _alone(r)),
             sum(1 for _, r in known if r["outcome"] == p and not _alone(r)),
             Spread.of(
-                [r["loss_pitch_deg"] for _, r in known if r["outcome"] == p and _loss_pitch(r)]
+                [
+                    r["loss_pitch_deg"]
+                    for _, r in known
+                    if r["outcome"] == p and _loss_pitch(r) is not None
+                ]
             ),
         )
         for p in POINTS
     ]
-    return Learning(weeks, _stages(known), points, len(known), unknown)
+    probe = sum(1 for _, r in known if r["probe"])
+    none = sum(1 for _, r in known if not r["probe"] and r["mode"] == "none")
+    return Learning(weeks, _stages(known), points, len(known), unknown, probe, none)
 
 
 def _alone(r) -> bool:

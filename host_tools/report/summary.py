@@ -386,25 +386,21 @@ def learning_lines(data: ReportData) -> list[str]:
             return None
         (i0, r0), (i1, r1) = known[0], known[-1]
         if i0 == i1:
-            return f"{pct(r0)} in week {i0 + 1}"
-        return f"{pct(r0)} in week {i0 + 1} to {pct(r1)} in week {i1 + 1}"
+            return f"was {pct(r0)} in week {i0 + 1}"
+        return f"went from {pct(r0)} in week {i0 + 1} to {pct(r1)} in week {i1 + 1}"
 
     alone, guided = span("alone_rate"), span("guided_rate")
     if alone:
-        line = (
-            f"Without feedback (probe sets) the share of reps with a point lost went from {alone}"
-        )
-        lines.append(line + (f"; with feedback from {guided}." if guided else "."))
-    else:
+        label = learning.alone_label
+        line = f"Without feedback ({label}) the share of reps with a point lost {alone}"
+        lines.append(line + (f"; with feedback it {guided}." if guided else "."))
+    elif guided:
+        lines.append(f"With feedback the share of reps with a point lost {guided}.")
+    if not learning.probe_reps:
         lines.append(
             "No probe sets in this period, so what the patient does without the dowel's help "
-            "is not measured: set `dowel config set probe=first` to make the first set of each "
-            "day a probe set."
-            + (
-                f" With feedback the share of reps with a point lost went from {guided}."
-                if guided
-                else ""
-            )
+            "is not measured against the same sets: `dowel config set reps_per_set=10 "
+            "probe=first` makes the first set of each day a probe set."
         )
     depths = [w.loss_pitch for w in weeks if w.loss_pitch.n]
     if len(depths) >= 2:

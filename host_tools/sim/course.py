@@ -18,7 +18,6 @@ its start, from the feedback the dowel is about to give (a probe set is announce
 from __future__ import annotations
 
 import copy
-import math
 import random
 import tempfile
 from dataclasses import dataclass, field
@@ -187,7 +186,8 @@ def run_course(
         for d in range(days):
             for k in range(sets_per_day):
                 at = start + timedelta(days=d) + k * set_gap
-                engine.day = day_number(int((at - EPOCH_2000).total_seconds()), 0)
+                seconds = int((at - EPOCH_2000).total_seconds())
+                engine.day = day_number(seconds, cfg["utc_offset_min"])
                 probe, mode, stage = _coming_feedback(engine, engine.day, True)
                 guided = not probe and mode != MODE_NONE
                 skill = learner.skill
@@ -196,11 +196,12 @@ def run_course(
                 ends = _play(engine, timeline, log, at, ticks, gap_ms, cfg["patient"])
                 ticks += timeline.duration_ms + gap_ms
                 logged += len(ends)
-                for (lost, deg), cued in zip(plan, ends + [False] * len(plan), strict=False):
+                # The dowel's own per-rep feedback where it ended the rep (a stage may advance
+                # within a set); the set's as foreseen for a rep it did not see.
+                missed = [(False, stage, mode, probe)] * (len(plan) - len(ends))
+                for (lost, deg), (cued, st, md, pr) in zip(plan, ends + missed, strict=True):
                     learner.learn(lost is not None, cued)
-                    out.append(
-                        CourseRep(d, k, at, lost, deg, probe, stage, MODE_NAMES[mode], cued, skill)
-                    )
+                    out.append(CourseRep(d, k, at, lost, deg, pr, st, MODE_NAMES[md], cued, skill))
         log.close()
         segments = {p.name: p.read_bytes() for p in sorted(Path(tmp).glob("*.dwl"))}
     return Course(segments, out, start, days, logged)
@@ -208,9 +209,9 @@ def run_course(
 
 def _play(
     engine: Engine, timeline, log, at: datetime, ticks: int, gap_ms: int, patient: str
-) -> list[bool]:
+) -> list[tuple[bool, int, int, bool]]:
     """Feed one set to the engine, logging as `dowel.app` does (a session opens at a rep start
-    after `session_gap_s` idle); return, per rep ended, whether its fault was cued."""
+    after `session_gap_s` idle); return, per rep ended, (fault cued, stage, mode, probe)."""
     engine.step(0, 0, 0, 0, gap_ms)  # the hours since the last set, the dowel lying idle
     cued = []
     session_open = False
@@ -225,9 +226,7 @@ def _play(
             session_open = True
         if events & EV_REP_END:
             log.add_rep(*engine.rep_record())
-            cued.append(engine.rep_cued != 0)
+            cued.append(
+                (engine.rep_cued != 0, engine.rep_stage, engine.rep_mode, engine.rep_probe)
+            )
     return cued
-
-
-def weeks(course: Course) -> int:
-    return math.ceil(course.days / 7)

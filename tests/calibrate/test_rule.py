@@ -148,3 +148,17 @@ def test_a_neutral_hold_taken_bent_over_is_refused_saying_why():
     assert "45 degrees from upright" in problem and "stand tall" in problem
     # The sensors themselves were fine: the refusal is the posture alone.
     assert all(s.problem is None for s in proposal.sensors)
+
+
+def test_apply_sets_the_patients_day_to_this_computers_zone(monkeypatch):
+    import time
+
+    p = cal.propose([_stats(1000, 50)] * 3, [_stats(30000, 100)] * 3)
+    assert cal.apply(dconfig.defaults(), p, "P-7", utc_offset_min=-300)["utc_offset_min"] == -300
+    monkeypatch.setenv("TZ", "IST-5:30")  # POSIX form (no tz database needed): UTC+05:30
+    time.tzset()
+    try:
+        assert cal.apply(dconfig.defaults(), p, "P-7")["utc_offset_min"] == 330
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()

@@ -77,7 +77,8 @@ def test_every_small_file_is_written_through_it(tmp_path, monkeypatch):
     d.save(str(tmp_path / "drift.json"))
     from dowel.feedback import Feedback
 
-    Feedback(config.defaults()).save(str(tmp_path / "feedback.json"))
+    Feedback(config.defaults()).save("P-0001", str(tmp_path / "feedback.json"))
+    assert (tmp_path / "feedback.json").exists()
     monkeypatch.setattr(fault.sys, "print_exception", lambda exc, f: None, raising=False)
     monkeypatch.setattr(fault.time, "ticks_ms", lambda: 1234, raising=False)
     fault.record("loop", ValueError("boom"), path=str(tmp_path / "fault.txt"))
