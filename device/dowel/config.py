@@ -40,7 +40,7 @@ RANGES = {
     "bandwidth_ms": (50, 3000),
     "warn_pct": (10, 100),
     "reps_per_set": (0, 100),
-    "sets_per_day": (0, 20),
+    "sets_per_day": (0, 50),  # as the host's prescriptions (host_tools.store.patients)
     "probe_every": (2, 20),
     "utc_offset_min": (-720, 840),
 }

@@ -216,11 +216,18 @@ def standing_problem(hold_pitch_ddeg: Sequence[int], start_deg: int) -> str | No
     )
 
 
-def apply(cfg: dict, proposal: Proposal, patient: str, utc_offset_min: int | None = None) -> dict:
+def apply(
+    cfg: dict,
+    proposal: Proposal,
+    patient: str,
+    utc_offset_min: int | None = None,
+    prescription: tuple[int, int] | None = None,
+) -> dict:
     """The device config with the proposal's thresholds and levels, validated by the firmware's
     own `dowel.config.validate` (raises its ConfigError naming any bad field). The patient's
     day (probe sets, sets per day) starts at midnight in `utc_offset_min`, by default this
-    computer's zone now: the PT calibrates at the patient's side."""
+    computer's zone now: the PT calibrates at the patient's side. `prescription` (sets a day,
+    reps a set) is what the dowel counts for its set-done and day-done cues."""
     if not proposal.ok:
         raise ValueError("a refused proposal cannot be applied")
     new = json.loads(json.dumps(cfg))
@@ -229,6 +236,8 @@ def apply(cfg: dict, proposal: Proposal, patient: str, utc_offset_min: int | Non
         offset = datetime.now().astimezone().utcoffset()
         utc_offset_min = int(offset.total_seconds() // 60) if offset else 0
     new["utc_offset_min"] = utc_offset_min
+    if prescription is not None:
+        new["sets_per_day"], new["reps_per_set"] = prescription
     for s in proposal.sensors:
         new["sensors"][s.name] = {"on": s.on, "off": s.off, "level": s.level}
     return dconfig.validate(new)

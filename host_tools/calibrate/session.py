@@ -29,7 +29,8 @@ from host_tools.board import config as board_config
 from host_tools.board.livestream import Sample, stream
 from host_tools.calibrate import rule as cal
 from host_tools.errors import DowelError, UsageError
-from host_tools.store import calibrations
+from host_tools.store import calibrations, db
+from host_tools.store.patients import DEFAULT_REPS_PER_SET, DEFAULT_SETS_PER_DAY, get_patient
 
 
 @dataclass(frozen=True)
@@ -299,7 +300,14 @@ def calibrate(
     ui.wait_ready()
     record((check_phase,), announce=False)
     never = [name for name, seen in zip(cal.SENSORS, check.touched, strict=True) if not seen]
-    new_cfg = cal.apply(cfg, proposal, patient)
+    with db.using(conn) as c:
+        info = get_patient(c, patient)
+    prescription = (
+        (info.sets_per_day, info.reps_per_set)
+        if info
+        else (DEFAULT_SETS_PER_DAY, DEFAULT_REPS_PER_SET)
+    )
+    new_cfg = cal.apply(cfg, proposal, patient, prescription=prescription)
     result = Calibration(
         patient, board_id, _utc_now(), proposal, new_cfg, list(check.losses), never, samples
     )
@@ -314,6 +322,8 @@ def calibrate(
     result.calibration_id = calibrations.add(result, conn)
     ui.say(
         f"Calibration written to the dowel and stored for {patient} "
-        f"(history: calibration #{result.calibration_id})."
+        f"(history: calibration #{result.calibration_id}). The dowel counts "
+        f"{prescription[0]} sets of {prescription[1]} reps a day: a rising chime ends each set, "
+        "a longer one the day."
     )
     return result

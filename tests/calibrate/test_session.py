@@ -213,3 +213,15 @@ def test_interactive_flow_waits_for_enter_and_writes_only_on_yes(tmp_path):
     yes = _PT(answer=True)
     result = calibrate(patient_link(tmp_path, patient), "P-8", steps=INTERACTIVE_STEPS, ui=yes)
     assert dconfig.read(str(tmp_path / "dowel.json"))[0] == result.config
+
+
+def test_the_dowel_counts_the_patients_prescription_after_calibration(tmp_path):
+    from host_tools.store.patients import set_prescription
+
+    with db.connect() as conn:
+        set_prescription(conn, "P-9", 3, 8)
+    result = calibrate(patient_link(tmp_path, Patient()), "P-9")
+    assert (result.config["sets_per_day"], result.config["reps_per_set"]) == (3, 8)
+    # A patient the host has no prescription for gets the default one, as the report assumes.
+    result = calibrate(patient_link(tmp_path / "b", Patient()), "P-10")
+    assert (result.config["sets_per_day"], result.config["reps_per_set"]) == (5, 10)
