@@ -83,7 +83,9 @@ def cpython_course():
 
 
 def test_course_matches_cpython_and_allocates_nothing_under_heap_lock(run_mp):
-    out = run_mp(DRIVER + COURSE + LOCKED, timeout=120).splitlines()
+    # Two recording engines and their cue buffers (~100 KB while being built from lists): a
+    # roomier heap than the one-shot default, which is about allocation here, not heap size.
+    out = run_mp(DRIVER + COURSE + LOCKED, timeout=120, heap_kb=512).splitlines()
     rows = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in out if " " in line}
     assert rows["same"] == "True"
     cues_mp = [tuple(c) for c in ast.literal_eval(rows["cues"])]
