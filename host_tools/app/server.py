@@ -31,6 +31,7 @@ from starlette.staticfiles import StaticFiles
 from host_tools.app import work
 from host_tools.app.jobs import Busy, Job, Jobs
 from host_tools.app.security import Guard
+from host_tools.board.feedback import PRESETS
 from host_tools.errors import DowelError
 from host_tools.store import db
 
@@ -271,6 +272,7 @@ def create_app(state: AppState) -> Guard:
             busy=busy,
             error=error,
             virtual=virtual_port(),
+            presets=PRESETS,
             nav="dowel",
         )
 
@@ -300,6 +302,17 @@ def create_app(state: AppState) -> Guard:
             "selftest": ("Self-test", work.selftest),
             "pull": ("Pull the logs", work.pull),
         }
+        if kind == "feedback":
+            preset = str(form.get("preset", ""))
+            if preset not in PRESETS:
+                return await asyncio.to_thread(
+                    dowel_page, port or None, "choose one of the feedback schedules", 400
+                )
+            probe = form.get("probe") == "on"
+            titles["feedback"] = (
+                "Set the feedback",
+                lambda job: work.set_feedback(job, preset, probe),
+            )
         if kind not in titles or not port:
             return await asyncio.to_thread(dowel_page, None, "choose a dowel first", 400)
         title, body = titles[kind]

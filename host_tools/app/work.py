@@ -16,6 +16,7 @@ from dataclasses import asdict
 from host_tools.app.jobs import Job, Stopped
 from host_tools.board import api
 from host_tools.board import config as board_config
+from host_tools.board.feedback import describe, preset_pairs
 from host_tools.board.status import read_status
 from host_tools.calibrate import rule as cal
 from host_tools.calibrate.drift import check_drift
@@ -222,6 +223,32 @@ def pull(job: Job, keep: bool = False) -> dict:
         "warnings": report.warnings,
         "reps_new": report.counts.reps_new,
         "patient": patient,  # whose config the dowel holds: the page links to them
+    }
+
+
+def set_feedback(job: Job, preset: str, probe: bool) -> dict:
+    """Write the feedback the PT chose (`host_tools.board.feedback`) to the dowel's config.
+    Probe sets are sets, so a dowel that counts none yet (calibrated before it learned the
+    prescription) gets its patient's prescription too."""
+    from host_tools.store.patients import DEFAULT_REPS_PER_SET, DEFAULT_SETS_PER_DAY, get_patient
+
+    pairs = preset_pairs(preset, probe)
+    with api.connect(job.port) as link:
+        cfg, _reason = api.read_config(link)
+        if probe and not cfg["reps_per_set"]:
+            patient = board_config.calibrated_patient(cfg)
+            with db.using(None) as conn:
+                info = get_patient(conn, patient) if patient else None
+            sets, reps = (
+                (info.sets_per_day, info.reps_per_set)
+                if info
+                else (DEFAULT_SETS_PER_DAY, DEFAULT_REPS_PER_SET)
+            )
+            pairs += [("sets_per_day", str(sets)), ("reps_per_set", str(reps))]
+        _old, new = board_config.set_fields(link, pairs)
+    return {
+        "summary": f"The dowel now gives: {describe(new)}.",
+        "patient": board_config.calibrated_patient(new),
     }
 
 

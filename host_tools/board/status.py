@@ -18,6 +18,7 @@ from dowel import version as firmware_version
 
 from host_tools.board import api
 from host_tools.board import config as board_config
+from host_tools.board.feedback import current_preset, describe
 from host_tools.errors import DeviceError
 
 
@@ -42,6 +43,9 @@ class BoardStatus:
     patient: str | None = None
     config: list[tuple[str, object]] = field(default_factory=list)
     config_note: str | None = None  # the board refused its config file: why, and the fix
+    feedback: str = ""  # the feedback its config gives, in words (`board.feedback.describe`)
+    feedback_preset: str | None = None  # the app's choice it matches, if any
+    probe: bool = False  # probe sets on
     battery: Battery | None = None
     fault: str | None = None  # the fault the loop last stopped on (said once, then cleared)
 
@@ -66,6 +70,9 @@ def read_status(link) -> BoardStatus:
     st.patient = board_config.calibrated_patient(cfg)
     st.config = board_config.flatten(cfg)
     st.config_note = board_config.rejection_note(reason) if reason else None
+    st.feedback = describe(cfg)
+    st.feedback_preset = current_preset(cfg)
+    st.probe = cfg["probe"] != "off"
     st.battery = Battery(*api.battery(link))
     notes: list[str] = []
     board_config.show_last_fault(link, notes.append)

@@ -323,7 +323,11 @@ def calibrate(
     ui.say(
         f"Calibration written to the dowel and stored for {patient} "
         f"(history: calibration #{result.calibration_id}). The dowel counts "
-        f"{prescription[0]} sets of {prescription[1]} reps a day: a rising chime ends each set, "
-        "a longer one the day."
+        f"{_count(prescription[0], 'set')} of {_count(prescription[1], 'rep')} a day: a rising "
+        "chime ends each set, a longer one the day."
     )
     return result
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"

@@ -116,7 +116,6 @@ def test_a_visit_end_to_end(app_server, tmp_path):
         expect(page.locator("#result")).to_contain_text("dowel firmware", timeout=120_000)
         page.get_by_role("link", name="Back to the dowel").click()
         expect(page.locator("#status")).to_contain_text("up to date")
-        shot(page, "dowel")
 
         # A patient with a prescription; the list shows them.
         nav(page, "Patients")
@@ -148,6 +147,16 @@ def test_a_visit_end_to_end(app_server, tmp_path):
         answer(page, "Accept", timeout_s=40)
         expect(page.locator("#result")).to_contain_text(f"stored for {patient}")
         expect(page.locator("#result")).to_contain_text("Calibration #1")
+        expect(page.locator(".log")).to_contain_text("counts 1 set of 3 reps a day")
+
+        # The feedback for home: the learning course, the first set of each day a probe set.
+        page.goto(f"{base}/dowel?port={board.port}")
+        page.get_by_label("learning course", exact=False).check()
+        click(page, "Set the feedback")
+        expect(page.locator("#result")).to_contain_text("The dowel now gives: learning course")
+        page.get_by_role("link", name="Back to the dowel").click()
+        expect(page.locator("#feedback")).to_contain_text("probe set (no feedback)")
+        shot(page, "dowel")
 
         # A week at home, compressed: the patient does the `quick` scenario.
         time.sleep(1.0)  # the board is back in its loop after the calibration's link
@@ -170,6 +179,8 @@ def test_a_visit_end_to_end(app_server, tmp_path):
         outcomes = rows.locator("td.outcome").all_inner_texts()
         assert outcomes == [t["lost"] or "clean" for t in truth["reps"]]
         expect(page.locator(".report")).to_contain_text("Adherence")
+        # The three reps were the day's probe set: the learning section says so.
+        expect(page.locator(".report")).to_contain_text("Without feedback (probe sets)")
         assert page.locator(".report svg").count() >= 3  # the report's own plots
         shot(page, "patient")
 

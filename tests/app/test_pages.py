@@ -125,3 +125,28 @@ def test_a_job_page_asks_and_takes_the_answer(client, app_state):
     assert events.headers["content-type"].startswith("text/event-stream")
     assert "event: end" in events.text
     assert client.get("/jobs/nope").status_code == 404
+
+
+def test_feedback_must_be_one_of_the_schedules(client, app_state, no_ports, monkeypatch):
+    from host_tools.app import work
+
+    answer = client.post(
+        "/dowel/feedback", data={"port": "/dev/ttyUSB0", "preset": "<script>"}, headers=ORIGIN
+    )
+    assert answer.status_code == 400 and "choose one of the feedback schedules" in answer.text
+    assert "<script>" not in answer.text
+    chosen = []
+    monkeypatch.setattr(
+        work, "set_feedback", lambda job, preset, probe: chosen.append((preset, probe)) or {}
+    )
+    answer = client.post(
+        "/dowel/feedback",
+        data={"port": "/dev/ttyUSB0", "preset": "course", "probe": "on"},
+        headers=ORIGIN,
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/jobs/")
+    job = app_state.jobs.get(answer.headers["location"].rsplit("/", 1)[1])
+    while job.running:
+        time.sleep(0.01)
+    assert chosen == [("course", True)]

@@ -168,3 +168,31 @@ def test_stop_ends_a_job_waiting_at_a_question():
     job.stop()
     wait(job)
     assert job.state == jobsmod.STOPPED and job.question is None
+
+
+def test_the_feedback_the_pt_chose_is_written_with_the_sets_probe_sets_need(monkeypatch, tmp_path):
+    from host_tools.board.feedback import COURSE
+    from host_tools.store.patients import set_prescription
+
+    board_cfg = dconfig.defaults()
+    board_cfg["patient"] = "P-0042"  # calibrated before the dowel counted sets: reps_per_set 0
+    dconfig.save(board_cfg, str(tmp_path / "dowel.json"))
+    with db.connect() as conn:
+        set_prescription(conn, "P-0042", 3, 8)
+    fake_link(monkeypatch, tmp_path, Patient())
+    job = jobsmod.Jobs().start(
+        "feedback", "Set the feedback", "fake", lambda j: work.set_feedback(j, "course", True)
+    )
+    wait(job)
+    assert job.error is None, job.error
+    on_board, reason = dconfig.read(str(tmp_path / "dowel.json"))
+    assert reason is None and on_board["schedule"] == COURSE and on_board["probe"] == "first"
+    assert (on_board["sets_per_day"], on_board["reps_per_set"]) == (3, 8)
+    assert job.result["summary"].startswith("The dowel now gives: learning course: early warning")
+    assert "probe set (no feedback): the first set of each day" in job.result["summary"]
+    job = jobsmod.Jobs().start(
+        "feedback", "Set the feedback", "fake", lambda j: work.set_feedback(j, "loss", False)
+    )
+    wait(job)
+    on_board, _ = dconfig.read(str(tmp_path / "dowel.json"))
+    assert (on_board["schedule"], on_board["probe"], on_board["feedback"]) == ([], "off", "loss")
