@@ -152,6 +152,7 @@ def test_a_visit_end_to_end(app_server, tmp_path):
         # The feedback for home: the learning course, the first set of each day a probe set.
         page.goto(f"{base}/dowel?port={board.port}")
         page.get_by_label("learning course", exact=False).check()
+        page.get_by_label("is a probe set", exact=False).check()
         click(page, "Set the feedback")
         expect(page.locator("#result")).to_contain_text("The dowel now gives: learning course")
         page.get_by_role("link", name="Back to the dowel").click()
