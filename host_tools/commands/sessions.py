@@ -2,6 +2,9 @@
 an estimated start (the dowel's clock had lost the date) is marked `~`.
 
 dowel sessions [--patient ID] [--json]
+
+`--json` prints {"sessions": [one object per session], "monitoring": [per patient and 30-day
+window of their report period: days with data, and when each session began]}.
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ def run(args: argparse.Namespace) -> int:
     conn = db.connect()
     try:
         rows = repstore.session_rows(conn, args.patient)
+        monitoring = _monitoring(conn, rows) if args.json else []
     finally:
         conn.close()
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps({"sessions": rows, "monitoring": monitoring}, indent=2))
         return 0
     if not rows:
         who = f" for patient {args.patient}" if args.patient else ""
@@ -75,3 +79,17 @@ def run(args: argparse.Namespace) -> int:
             markup=False,
         )
     return 0
+
+
+def _monitoring(conn, rows: list[dict]) -> list[dict]:
+    """Per patient of `rows`, the 30-day windows of their report period (days in this
+    computer's zone, as the report counts them): days with data and each session's start."""
+    from host_tools.report.data import load_report_data
+    from host_tools.report.monitoring import monitoring_windows
+
+    out = []
+    for patient in dict.fromkeys(r["patient"] for r in rows):
+        data = load_report_data(conn, patient)
+        for w in monitoring_windows(data):
+            out.append({"patient": patient, **w.as_json()})
+    return out

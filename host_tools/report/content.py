@@ -14,6 +14,7 @@ from datetime import datetime
 
 from host_tools.report.data import POINT_LABELS, POINTS, ReportData
 from host_tools.report.figures import COLOURS, LABELS, Plot, build_figures
+from host_tools.report.monitoring import MonitoringWindow, monitoring_windows
 from host_tools.report.summary import (
     date_text,
     estimated_note,
@@ -161,6 +162,33 @@ def drift_table(data: ReportData) -> Table:
     return Table("drift", head, rows)
 
 
+def monitoring_text(windows: list[MonitoringWindow]) -> str:
+    parts = []
+    for w in windows:
+        span = f"{date_text(w.first)} to {date_text(w.last)}"
+        so_far = "" if w.complete else f", {w.days} days of the window so far"
+        parts.append(f"data on {w.days_with_data} of {w.days} days from {span}{so_far}")
+    return _capital("; ".join(parts)) + "."
+
+
+def monitoring_table(windows: list[MonitoringWindow]) -> Table:
+    head = ["30-day window", "Days with data", "Sessions", "Estimated starts"]
+    rows = [
+        [
+            f"{date_text(w.first)} to {date_text(w.last)}",
+            f"{w.days_with_data} of {w.days}",
+            str(len(w.session_starts)),
+            str(w.estimated),
+        ]
+        for w in windows
+    ]
+    return Table("monitoring", head, rows)
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def learning_table(data: ReportData) -> Table:
     head = ["Week", "Reps without feedback", "Lost", "Reps with feedback", "Lost", "Loss depth"]
     rows = []
@@ -193,6 +221,13 @@ def report_content(data: ReportData, generated: datetime) -> ReportContent:
 
     blocks.append(Heading("Adherence"))
     chart("adherence", "No practice period to show.")
+    windows = monitoring_windows(data)
+    if windows:
+        blocks += [
+            Heading("Remote monitoring: days with data per 30 days", level=3),
+            Note(monitoring_text(windows), id="monitoring-note"),
+            monitoring_table(windows),
+        ]
     blocks.append(Heading("Outcomes"))
     chart("outcomes", "No reps recorded in this period.")
     blocks.append(Heading("Depth and tempo"))

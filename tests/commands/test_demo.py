@@ -55,7 +55,7 @@ def test_demo_runs_end_to_end(tmp_path):
         timeout=60,
     )
     assert report.returncode == 0, report.stderr
-    sessions = json.loads(report.stdout)
+    sessions = json.loads(report.stdout)["sessions"]
     assert [(s["reps"], s["clean"], s["has_imu"]) for s in sessions] == [(9, 6, True)]
     assert _daemons(tmp_path) == []
     print(f"demo took {elapsed:.1f} s")  # the target is under a minute; not asserted

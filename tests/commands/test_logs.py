@@ -42,7 +42,8 @@ def test_pull_sessions_export(board, capsys, tmp_path):
     assert list(root.glob("*.dwl")) == []
 
     assert cli.main(["sessions", "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    listed = json.loads(capsys.readouterr().out)
+    rows = listed["sessions"]
     assert [(r["patient"], r["session"], r["reps"]) for r in rows] == [
         ("P-0001", 1, 5),
         ("P-0001", 2, 5),

@@ -109,7 +109,8 @@ def test_pdf_carries_every_text_of_the_html_page(conn, week, tmp_path, patient):
     assert {"h1", "li", "h2", "p", "footer"} <= kinds
     if patient == "P-0001":
         assert {"h3", "figcaption", "tr"} <= kinds
-        assert len([1 for tag, _ in units if tag == "tr"]) == 1 + 57 + 1 + 2 + 1 + 1
+        # sessions, calibrations, drift, the 30-day monitoring window (head + one row)
+        assert len([1 for tag, _ in units if tag == "tr"]) == 1 + 57 + 1 + 2 + 1 + 1 + 1 + 1
     text = body_text(reader)
     missing = [(tag, unit) for tag, unit in units if unit not in text]
     assert missing == []

@@ -112,7 +112,8 @@ def test_page_carries_summary_and_tables(data):
     page = render_html(data, GENERATED)
     for line in summarize(data):
         assert line.split("(")[0].replace("'", "&#x27;") in page
-    assert page.count("<tr>") == 1 + len(data.sessions) + 1 + 2 + 1 + 1  # sessions, cals, drift
+    # sessions, calibrations, drift, the 30-day monitoring window (head + one row)
+    assert page.count("<tr>") == 1 + len(data.sessions) + 1 + 2 + 1 + 1 + 1 + 1
     assert "Patient P-0001" in page or "patient P-0001" in page
 
 
