@@ -28,6 +28,7 @@ COMMANDS = {
     "sessions": "sessions",
     "patients": "patients",
     "patient": "patient",
+    "history": "history",
     "report": "report",
     "export": "export",
     "app": "app",

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from dowel import config as dconfig
 
-from host_tools.store import db
+from host_tools.store import audit, db
 
 
 def _utc_now() -> str:
@@ -43,8 +43,14 @@ def add(result, conn: sqlite3.Connection | None = None) -> int:
                 json.dumps(levels, sort_keys=True),
             ),
         )
-        c.commit()
         assert cur.lastrowid is not None  # an INSERT into a rowid table always sets it
+        audit.record(
+            c,
+            "calibration",
+            result.patient,
+            f"calibration #{cur.lastrowid} written to dowel {result.device_id}",
+        )
+        c.commit()
         return cur.lastrowid
 
 

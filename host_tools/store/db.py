@@ -18,7 +18,7 @@ from pathlib import Path
 from host_tools.errors import DowelError
 from host_tools.paths import data_dir
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS patients (
@@ -125,6 +125,20 @@ CREATE TABLE IF NOT EXISTS log_segments (
     pulled_utc    TEXT NOT NULL,
     PRIMARY KEY (epoch, segment, sha256)
 );
+-- Who did what (host_tools.store.audit): append-only, UPDATE and DELETE refused.
+CREATE TABLE IF NOT EXISTS audit (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_utc        TEXT NOT NULL,
+    actor         TEXT NOT NULL,         -- the PT: DOWEL_PT, else the OS user
+    host          TEXT NOT NULL,         -- the computer it was done on
+    action        TEXT NOT NULL,         -- import | calibration | prescription
+    patient       TEXT,
+    detail        TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit record is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit record is append-only'); END;
 """
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from host_tools.errors import DowelError, UsageError
+from host_tools.store import audit
 
 DEFAULT_SETS_PER_DAY = 5
 DEFAULT_REPS_PER_SET = 10
@@ -109,6 +110,11 @@ def require_patient(conn: sqlite3.Connection, patient: str) -> PatientInfo:
 
 def set_prescription(conn: sqlite3.Connection, patient: str, sets: int, reps: int) -> None:
     check_patient_id(patient)
+    old = conn.execute(
+        "SELECT sets_per_day, reps_per_set FROM patients WHERE patient = ?", (patient,)
+    ).fetchone()
+    was = f" (was {old[0]}x{old[1]}/day)" if old else " (a new patient)"
+    audit.record(conn, "prescription", patient, f"{sets}x{reps}/day{was}")
     conn.execute(
         "INSERT INTO patients (patient, sets_per_day, reps_per_set) VALUES (?, ?, ?) "
         "ON CONFLICT(patient) DO UPDATE SET sets_per_day = excluded.sets_per_day, "

@@ -28,6 +28,7 @@ from dowel.feedback import MODE_NAMES
 from dowel.points import NAMES
 
 from host_tools.errors import DowelError
+from host_tools.store import audit
 
 REP_COLUMNS = (
     "patient",
@@ -158,6 +159,7 @@ def import_segment(
     now_text = utc_text(now or datetime.now(timezone.utc))
     epoch = decoded.segment.epoch
     counts = ImportCounts()
+    new_by_patient: dict[str, int] = {}  # reps new to the database, for the audit record
     keys: dict[int, tuple[str, int, str]] = {}  # id(Session) -> (device id, session, patient)
     with conn:
         for s in decoded.sessions:
@@ -243,6 +245,16 @@ def import_segment(
                     f"rep {r.seq} of session {r.session.number} of device {device_id}",
                 )
             counts.reps_seen += 1
+            if cur.rowcount:
+                new_by_patient[patient] = new_by_patient.get(patient, 0) + 1
+        for patient, n in new_by_patient.items():
+            audit.record(
+                conn,
+                "import",
+                patient,
+                f"{n} new rep{'s' if n != 1 else ''} from dowel {device_id} "
+                f"(log segment {decoded.segment.number})",
+            )
         first = decoded.sessions[0].device_id.hex() if decoded.sessions else None
         conn.execute(
             "INSERT OR IGNORE INTO log_segments (epoch, segment, sha256, size, device_id, reps, "

@@ -225,3 +225,14 @@ def test_the_dowel_counts_the_patients_prescription_after_calibration(tmp_path):
     # A patient the host has no prescription for gets the default one, as the report assumes.
     result = calibrate(patient_link(tmp_path / "b", Patient()), "P-10")
     assert (result.config["sets_per_day"], result.config["reps_per_set"]) == (5, 10)
+
+
+def test_a_calibration_is_in_the_patients_history(tmp_path, monkeypatch):
+    from host_tools.store import audit
+
+    monkeypatch.setenv("DOWEL_PT", "PT Lee")
+    result = calibrate(patient_link(tmp_path, Patient()), "P-11")
+    with db.connect() as conn:
+        (row,) = audit.history(conn, "P-11")
+    assert row["action"] == "calibration" and row["actor"] == "PT Lee"
+    assert row["detail"] == f"calibration #{result.calibration_id} written to dowel 240ac4f00001"

@@ -31,7 +31,7 @@ def test_a_schema_3_database_keeps_its_reps_and_gains_the_feedback_columns(tmp_p
     old.commit()
     old.close()
     conn = db.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION
     row = conn.execute("SELECT * FROM reps").fetchone()
     assert (row["outcome"], row["depth_deg"], row["rise_ms"]) == ("sacrum", 40.0, 2000)
     assert (row["stage"], row["mode"], row["faded_pct"], row["probe"]) == (None,) * 4
