@@ -19,6 +19,7 @@ from host_tools.errors import DowelError
 from host_tools.paths import data_dir
 
 SCHEMA_VERSION = 5
+BUSY_TIMEOUT_S = 30.0
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS patients (
@@ -167,7 +168,8 @@ def connect(path: Path | None = None) -> sqlite3.Connection:
     writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
     try:
         if writable:
-            conn = sqlite3.connect(path)
+            # Another command may hold the write lock (an import, a calibration): wait for it.
+            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S)
         else:
             conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         # The first read of the file: where a damaged or foreign file shows.

@@ -162,6 +162,11 @@ def import_segment(
     new_by_patient: dict[str, int] = {}  # reps new to the database, for the audit record
     keys: dict[int, tuple[str, int, str]] = {}  # id(Session) -> (device id, session, patient)
     with conn:
+        if not conn.in_transaction:
+            # The write lock first: another process importing the same dowel's log at once
+            # (a second laptop, a second pull) must not map its sessions in between this
+            # one's look-up and insert (`host_session`): it waits, then finds them mapped.
+            conn.execute("BEGIN IMMEDIATE")
         for s in decoded.sessions:
             device_id = s.device_id.hex()
             session = host_session(conn, device_id, epoch, s.boot or 0, s.number)
