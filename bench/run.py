@@ -8,8 +8,10 @@ benchmark itself could not run).
 
 Sections: 1 detection quality against peer debouncers (`bench.corpus`, `bench.detectors`),
 2 loop cost and allocation on MicroPython and 3 footprint (`bench.mpbench`), 4 the log
-(`bench.bench_log`, the logs' own figures), 5 the firmware on a running virtual board: boot
-time, loop rate on the 10 ms tick, heap after boot, log appends on littlefs (`bench.board`).
+(`bench.bench_log`, the logs' own figures), 4b concurrent pulls into one database
+(`bench.bench_store`: reps per second, no duplicate, no loss), 5 the firmware on a running
+virtual board: boot time, loop rate on the 10 ms tick, heap after boot, log appends on
+littlefs (`bench.board`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from bench import corpus as corpus_mod
 from bench.corpus import Params, make_corpus
 from bench.detectors import Score, detectors, score_detector
 
-SECTIONS = ("detection", "loop", "footprint", "log", "board")
+SECTIONS = ("detection", "loop", "footprint", "log", "store", "board")
 FULL = {"traces": 240, "steps": 5000, "rounds": 7}
 QUICK = {"traces": 60, "steps": 500, "rounds": 3}
 TARGET_RATIO = 2.0
@@ -363,6 +365,14 @@ def log_section() -> str:
     return "\n".join([head, "", table(["figure", "value", "compared against"], rows)])
 
 
+def store_section(quick: bool) -> str:
+    from bench import bench_store
+
+    head = "4b. The store under concurrent pulls (bench/bench_store.py), SQLite"
+    rows = [list(row) for row in bench_store.run(quick=quick)]
+    return "\n".join([head, "", table(["figure", "value", "compared against", "target"], rows)])
+
+
 # ---------------------------------------------------------------------------------------------
 # 5. The board
 
@@ -427,6 +437,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     text = footprint_section(files)
             elif name == "log":
                 text = log_section()
+            elif name == "store":
+                text = store_section(quick)
             else:
                 text = board_section(quick)
         except Exception as exc:  # a section that cannot run is reported, the rest still run
