@@ -46,7 +46,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         conn.close()
     text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
-    n = len(bundle.get("entry", []))
+    kinds = [e["resource"]["resourceType"] for e in bundle.get("entry", [])]
+    n = kinds.count("Observation")
+    devices = kinds.count("Device")
     if args.out is not None and str(args.out) == "-":
         sys.stdout.write(text)
         return 0
@@ -57,5 +59,8 @@ def run(args: argparse.Namespace) -> int:
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot write {out}: {exc.strerror}; choose another --out") from None
-    print(f"wrote {out}: {n} observation{'s' if n != 1 else ''}")
+    print(
+        f"wrote {out}: {n} session observation{'s' if n != 1 else ''}, "
+        f"{devices} dowel{'s' if devices != 1 else ''} with their sensors, the prescription"
+    )
     return 0

@@ -1,4 +1,5 @@
-"""FHIR R4 export: a patient's sessions as a Bundle (type collection) of Observations.
+"""FHIR R4 export: a patient's dowels, prescription and sessions as a Bundle (type collection):
+Device and DeviceMetric resources, a ServiceRequest and one Observation per session.
 
     with db.connect() as conn:
         bundle = session_bundle(conn, "P-0001")   # a dict, ready for json.dumps
@@ -49,7 +50,16 @@ CODES = {
     "lower-median": "Median lowering time of a repetition",
     "pause-median": "Median pause at the bottom of a repetition",
     "rise-median": "Median rising time of a repetition",
+    # Device, DeviceMetric and ServiceRequest codes
+    "smart-dowel": "Smart dowel hip-hinge trainer (three contact sensors, optional IMU)",
+    "firmware": "Firmware version",
+    "contact-head": "Contact sensor at the back of the head",
+    "contact-midback": "Contact sensor between the shoulder blades",
+    "contact-sacrum": "Contact sensor at the sacrum",
+    "hinge-practice": "Hip-hinge practice at home with the smart dowel",
 }
+# Device.deviceName.type, DeviceMetric enumerations (R4 required bindings).
+DEVICE_NAME_TYPE = "user-friendly-name"
 
 
 def _coding(code: str) -> dict[str, Any]:
@@ -153,16 +163,99 @@ def session_observation(patient: str, s: SessionStats) -> dict[str, Any]:
     return obs
 
 
+def _uuid(key: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, key))
+
+
+def device_resources(
+    conn: sqlite3.Connection, patient: str, sessions: list[SessionStats]
+) -> list[dict[str, Any]]:
+    """A Device per dowel the patient used or was calibrated on (serial: the board's unique
+    id; version: the firmware of its latest session), and a DeviceMetric per contact sensor
+    with its calibration state and time (the latest calibration on that dowel)."""
+    firmware: dict[str, str] = {}
+    for s in sessions:
+        firmware[s.device_id] = s.firmware  # sessions are oldest first: the latest wins
+    calibrated: dict[str, str] = {}
+    for row in conn.execute(
+        "SELECT device_id, MAX(taken_utc) FROM calibrations WHERE patient = ? GROUP BY device_id",
+        (patient,),
+    ):
+        calibrated[row[0]] = row[1]
+    out: list[dict[str, Any]] = []
+    for device_id in sorted(set(firmware) | set(calibrated)):
+        device: dict[str, Any] = {
+            "resourceType": "Device",
+            "id": _uuid(f"device/{device_id}"),
+            "identifier": [{"system": DEVICE_ID_SYSTEM, "value": device_id}],
+            "status": "active",
+            "serialNumber": device_id,
+            "deviceName": [{"name": "Smart dowel", "type": DEVICE_NAME_TYPE}],
+            "type": _coding("smart-dowel"),
+            "patient": subject_reference(patient),
+        }
+        if device_id in firmware:
+            device["version"] = [{"type": _coding("firmware"), "value": firmware[device_id]}]
+        out.append(device)
+        for point in POINTS:
+            metric: dict[str, Any] = {
+                "resourceType": "DeviceMetric",
+                "id": _uuid(f"device/{device_id}/{point}"),
+                "identifier": [{"system": DEVICE_ID_SYSTEM, "value": f"{device_id}/{point}"}],
+                "type": _coding("contact-" + point),
+                "source": {"reference": f"urn:uuid:{device['id']}"},
+                "operationalStatus": "on",
+                "category": "measurement",
+            }
+            taken = calibrated.get(device_id)
+            if taken is not None:
+                moment = datetime.fromisoformat(taken.replace("Z", "+00:00"))
+                calibration = {"type": "two-point", "state": "calibrated"}
+                metric["calibration"] = [{**calibration, "time": fhir_instant(moment)}]
+            else:
+                metric["calibration"] = [{"type": "two-point", "state": "not-calibrated"}]
+            out.append(metric)
+    return out
+
+
+def prescription_request(patient: str, sets: int, reps: int) -> dict[str, Any]:
+    """The prescription as a ServiceRequest: `sets` a day (occurrenceTiming), `reps` each."""
+    return {
+        "resourceType": "ServiceRequest",
+        "id": _uuid(f"prescription/{patient}"),
+        "status": "active",
+        "intent": "order",
+        "code": _coding("hinge-practice"),
+        "subject": subject_reference(patient),
+        "occurrenceTiming": {"repeat": {"frequency": sets, "period": 1, "periodUnit": "d"}},
+        "quantityQuantity": {
+            "value": reps,
+            "unit": "repetitions a set",
+            "system": UCUM,
+            "code": "{rep}",
+        },
+        "note": [{"text": f"{sets} set{'s' if sets != 1 else ''} of {reps} reps a day"}],
+    }
+
+
 def session_bundle(
     conn: sqlite3.Connection, patient: str, now: datetime | None = None
 ) -> dict[str, Any]:
-    """Every session of `patient` as a FHIR R4 collection Bundle (oldest first).
+    """The patient's dowels (Device, a DeviceMetric per sensor), the prescription
+    (ServiceRequest) and every session (Observation, oldest first) as a FHIR R4 collection
+    Bundle.
 
     Raises DowelError naming `dowel patients` for an unknown patient."""
-    require_patient(conn, patient)
+    info = require_patient(conn, patient)
     now = now or datetime.now(timezone.utc)
+    sessions = load_sessions(conn, patient)
     entries = []
-    for s in load_sessions(conn, patient):
+    for res in [
+        *device_resources(conn, patient, sessions),
+        prescription_request(patient, info.sets_per_day, info.reps_per_set),
+    ]:
+        entries.append({"fullUrl": f"urn:uuid:{res['id']}", "resource": res})
+    for s in sessions:
         obs = session_observation(patient, s)
         entries.append({"fullUrl": f"urn:uuid:{obs['id']}", "resource": obs})
     bundle: dict[str, Any] = {

@@ -75,7 +75,8 @@ def test_pdf_and_fhir_downloads(client, week):
     from fhir.resources.R4B.bundle import Bundle
 
     bundle = Bundle.model_validate_json(fhir.content)
-    assert len(bundle.entry) == len(week.sessions)  # one Observation a session
+    observations = [e for e in bundle.entry if e.resource.__resource_type__ == "Observation"]
+    assert len(observations) == len(week.sessions)  # one Observation a session
     html = client.get("/patients/P-0001/report.html")
     assert html.status_code == 200 and "<figure" in html.text
 

@@ -64,7 +64,7 @@ CATEGORY_CODES = {
     "activity",
 }
 UCUM = "http://unitsofmeasure.org"
-UCUM_UNITS = {"deg", "ms", "s", "1", "%"}  # the ones a dowel could report
+UCUM_UNITS = {"deg", "ms", "s", "1", "%", "{rep}"}  # the ones a dowel could report
 
 # Element names per type (R4), limited to the types the export uses.
 ELEMENTS = {
@@ -148,6 +148,113 @@ ELEMENTS = {
         "interpretation",
         "referenceRange",
     },
+    "Device": {
+        "resourceType",
+        "id",
+        "meta",
+        "implicitRules",
+        "language",
+        "text",
+        "contained",
+        "extension",
+        "modifierExtension",
+        "identifier",
+        "definition",
+        "udiCarrier",
+        "status",
+        "statusReason",
+        "distinctIdentifier",
+        "manufacturer",
+        "manufactureDate",
+        "expirationDate",
+        "lotNumber",
+        "serialNumber",
+        "deviceName",
+        "modelNumber",
+        "partNumber",
+        "type",
+        "specialization",
+        "version",
+        "property",
+        "patient",
+        "owner",
+        "contact",
+        "location",
+        "url",
+        "note",
+        "safety",
+        "parent",
+    },
+    "DeviceMetric": {
+        "resourceType",
+        "id",
+        "meta",
+        "implicitRules",
+        "language",
+        "text",
+        "contained",
+        "extension",
+        "modifierExtension",
+        "identifier",
+        "type",
+        "unit",
+        "source",
+        "parent",
+        "operationalStatus",
+        "color",
+        "category",
+        "measurementPeriod",
+        "calibration",
+    },
+    "ServiceRequest": {
+        "resourceType",
+        "id",
+        "meta",
+        "implicitRules",
+        "language",
+        "text",
+        "contained",
+        "extension",
+        "modifierExtension",
+        "identifier",
+        "instantiatesCanonical",
+        "instantiatesUri",
+        "basedOn",
+        "replaces",
+        "requisition",
+        "status",
+        "intent",
+        "category",
+        "priority",
+        "doNotPerform",
+        "code",
+        "orderDetail",
+        "quantityQuantity",
+        "quantityRatio",
+        "quantityRange",
+        "subject",
+        "encounter",
+        "occurrenceDateTime",
+        "occurrencePeriod",
+        "occurrenceTiming",
+        "asNeededBoolean",
+        "asNeededCodeableConcept",
+        "authoredOn",
+        "requester",
+        "performerType",
+        "performer",
+        "locationCode",
+        "locationReference",
+        "reasonCode",
+        "reasonReference",
+        "insurance",
+        "supportingInfo",
+        "specimen",
+        "bodySite",
+        "note",
+        "patientInstruction",
+        "relevantHistory",
+    },
     "CodeableConcept": {"coding", "text"},
     "Coding": {"system", "version", "code", "display", "userSelected"},
     "Reference": {"reference", "type", "identifier", "display"},
@@ -178,6 +285,45 @@ LISTS = {
         "modifierExtension",
     },
     "Component": {"interpretation", "referenceRange"},
+    "Device": {
+        "contained",
+        "extension",
+        "modifierExtension",
+        "identifier",
+        "udiCarrier",
+        "statusReason",
+        "deviceName",
+        "specialization",
+        "version",
+        "property",
+        "contact",
+        "note",
+        "safety",
+    },
+    "DeviceMetric": {"contained", "extension", "modifierExtension", "identifier", "calibration"},
+    "ServiceRequest": {
+        "contained",
+        "extension",
+        "modifierExtension",
+        "identifier",
+        "instantiatesCanonical",
+        "instantiatesUri",
+        "basedOn",
+        "replaces",
+        "category",
+        "orderDetail",
+        "performer",
+        "locationCode",
+        "locationReference",
+        "reasonCode",
+        "reasonReference",
+        "insurance",
+        "supportingInfo",
+        "specimen",
+        "bodySite",
+        "note",
+        "relevantHistory",
+    },
     "CodeableConcept": {"coding"},
     "Coding": set(),
     "Reference": set(),
@@ -192,6 +338,7 @@ class Checker:
         self.local_system = local_system
         self.local_codes = local_codes
         self.problems: list[str] = []
+        self.urn_refs: list[tuple[str, str]] = []
 
     def bad(self, where: str, what: str) -> None:
         self.problems.append(f"{where}: {what}")
@@ -260,9 +407,14 @@ class Checker:
         if not {"reference", "identifier", "display"} & set(ref):
             self.bad(where, "Reference needs reference, identifier or display (ref-1)")
         if "reference" in ref:
-            self.string(ref["reference"], where + ".reference", RELATIVE_REF)
-            if target and not str(ref["reference"]).startswith(target + "/"):
-                self.bad(where, f"must reference a {target}")
+            value = str(ref["reference"])
+            if value.startswith("urn:uuid:"):  # an entry of the same Bundle, by its fullUrl
+                self.string(value, where + ".reference", URN_UUID)
+                self.urn_refs.append((where, value))
+            else:
+                self.string(value, where + ".reference", RELATIVE_REF)
+                if target and not value.startswith(target + "/"):
+                    self.bad(where, f"must reference a {target}")
         if "identifier" in ref:
             self.identifier(ref["identifier"], where + ".identifier")
 
@@ -330,6 +482,116 @@ class Checker:
                 if comp.get("code") == obs.get("code") and any(k.startswith("value") for k in obs):
                     self.bad(w, "component code equals Observation.code (obs-7)")
 
+    # R4 required bindings of the enumerations the export uses.
+    DEVICE_STATUS = {"active", "inactive", "entered-in-error", "unknown"}
+    NAME_TYPES = {
+        "udi-label-name",
+        "user-friendly-name",
+        "patient-reported-name",
+        "manufacturer-name",
+        "model-name",
+        "other",
+    }
+    METRIC_STATUS = {"on", "off", "standby", "entered-in-error"}
+    METRIC_CATEGORY = {"measurement", "setting", "calculation", "unspecified"}
+    CALIBRATION_TYPE = {"unspecified", "offset", "gain", "two-point"}
+    CALIBRATION_STATE = {"not-calibrated", "calibration-required", "calibrated", "unspecified"}
+    REQUEST_STATUS = {
+        "draft",
+        "active",
+        "on-hold",
+        "revoked",
+        "completed",
+        "entered-in-error",
+        "unknown",
+    }
+    REQUEST_INTENT = {
+        "proposal",
+        "plan",
+        "directive",
+        "order",
+        "original-order",
+        "reflex-order",
+        "filler-order",
+        "instance-order",
+        "option",
+    }
+    PERIOD_UNITS = {"s", "min", "h", "d", "wk", "mo", "a"}
+
+    def enum(self, value: Any, allowed: set[str], where: str) -> None:
+        if value not in allowed:
+            self.bad(where, f"{value!r} is not one of {sorted(allowed)}")
+
+    def device(self, d: dict, where: str) -> None:
+        if not self.keys(d, "Device", where, {"resourceType"}):
+            return
+        for i, ident in enumerate(d.get("identifier", [])):
+            self.identifier(ident, f"{where}.identifier[{i}]")
+        if "status" in d:
+            self.enum(d["status"], self.DEVICE_STATUS, where + ".status")
+        for i, n in enumerate(d.get("deviceName", [])):
+            self.string(n.get("name"), f"{where}.deviceName[{i}].name")
+            self.enum(n.get("type"), self.NAME_TYPES, f"{where}.deviceName[{i}].type")
+        if "type" in d:
+            self.concept(d["type"], where + ".type")
+        for i, v in enumerate(d.get("version", [])):
+            self.string(v.get("value"), f"{where}.version[{i}].value")
+            if "type" in v:
+                self.concept(v["type"], f"{where}.version[{i}].type")
+        if "patient" in d:
+            self.reference(d["patient"], where + ".patient", "Patient")
+
+    def metric(self, m: dict, where: str) -> None:
+        if not self.keys(m, "DeviceMetric", where, {"resourceType", "type", "category"}):
+            return
+        self.concept(m["type"], where + ".type")
+        self.enum(m["category"], self.METRIC_CATEGORY, where + ".category")
+        if "operationalStatus" in m:
+            self.enum(m["operationalStatus"], self.METRIC_STATUS, where + ".operationalStatus")
+        if "source" in m:
+            self.reference(m["source"], where + ".source", "Device")
+        for i, c in enumerate(m.get("calibration", [])):
+            w = f"{where}.calibration[{i}]"
+            self.enum(c.get("type"), self.CALIBRATION_TYPE, w + ".type")
+            self.enum(c.get("state"), self.CALIBRATION_STATE, w + ".state")
+            if "time" in c:
+                self.string(c["time"], w + ".time", INSTANT)
+
+    def request(self, r: dict, where: str) -> None:
+        required = {"resourceType", "status", "intent", "subject"}
+        if not self.keys(r, "ServiceRequest", where, required):
+            return
+        self.enum(r["status"], self.REQUEST_STATUS, where + ".status")
+        self.enum(r["intent"], self.REQUEST_INTENT, where + ".intent")
+        self.reference(r["subject"], where + ".subject", "Patient")
+        if "code" in r:
+            self.concept(r["code"], where + ".code")
+        repeat = r.get("occurrenceTiming", {}).get("repeat", {})
+        for key in ("frequency", "period"):
+            v = repeat.get(key)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int | float) or v <= 0):
+                self.bad(f"{where}.occurrenceTiming.repeat.{key}", "must be a positive number")
+        if "periodUnit" in repeat:
+            self.enum(repeat["periodUnit"], self.PERIOD_UNITS, where + ".periodUnit")
+        if "quantityQuantity" in r:
+            self.quantity(r["quantityQuantity"], where + ".quantityQuantity")
+        for i, note in enumerate(r.get("note", [])):
+            if self.keys(note, "Annotation", f"{where}.note[{i}]", {"text"}):
+                self.string(note["text"], f"{where}.note[{i}].text")
+
+    def resource(self, res: Any, where: str) -> None:
+        kind = res.get("resourceType") if isinstance(res, dict) else None
+        if isinstance(res, dict) and "id" in res:
+            self.string(res["id"], where + ".id", ID)
+        if kind == "Device":
+            self.device(res, where)
+        elif kind == "DeviceMetric":
+            self.metric(res, where)
+        elif kind == "ServiceRequest":
+            self.request(res, where)
+        else:
+            self.observation(res, where)
+
     def bundle(self, b: Any) -> list[str]:
         self.no_empties(b, "Bundle")
         if not self.keys(b, "Bundle", "Bundle", {"resourceType", "type"}):
@@ -356,9 +618,12 @@ class Checker:
                     and e["fullUrl"] != "urn:uuid:" + res["id"]
                 ):
                     self.bad(w, "fullUrl urn:uuid must match the resource id")
-            self.observation(res, w + ".resource")
+            self.resource(res, w + ".resource")
         if len(urls) != len(set(urls)):
             self.bad("Bundle", "fullUrl values must be unique (bdl-7)")
+        for where, ref in self.urn_refs:
+            if ref not in urls:
+                self.bad(where, f"{ref} is not an entry of this Bundle")
         return self.problems
 
 

@@ -121,12 +121,17 @@ def test_report_bad_date_and_suffix(week, tmp_path, capsys):
 def test_export_fhir_file_and_stdout(week, tmp_path, capsys):
     out = tmp_path / "p1.json"
     assert cli.main(["export", "fhir", "--patient", "P-0001", "--out", str(out)]) == 0
-    assert f"wrote {out}: 58 observations" in capsys.readouterr().out
+    assert f"wrote {out}: 58 session observations, 2 dowels with their sensors" in (
+        capsys.readouterr().out
+    )
     bundle = json.loads(out.read_text(encoding="utf-8"))
-    assert bundle["resourceType"] == "Bundle" and len(bundle["entry"]) == 58
+    kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
+    assert bundle["resourceType"] == "Bundle" and kinds.count("Observation") == 58
+    assert kinds.count("Device") == 2 and kinds.count("DeviceMetric") == 6
     assert cli.main(["export", "fhir", "--patient", "P-0003", "--out", "-"]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert len(printed["entry"]) == 1
+    kinds = [e["resource"]["resourceType"] for e in printed["entry"]]
+    assert kinds.count("Observation") == 1 and kinds.count("ServiceRequest") == 1
 
 
 def test_export_fhir_unknown_patient(week, capsys):

@@ -41,6 +41,16 @@ def check(b):
     return check_bundle(b, CODE_SYSTEM, set(CODES))
 
 
+def of_type(b, kind: str) -> list[dict]:
+    return [e["resource"] for e in b.get("entry", []) if e["resource"]["resourceType"] == kind]
+
+
+def first_obs(b) -> int:
+    return next(
+        i for i, e in enumerate(b["entry"]) if e["resource"]["resourceType"] == "Observation"
+    )
+
+
 def test_bundle_meets_the_r4_rules(bundle):
     assert check(bundle) == []
     assert bundle["type"] == "collection" and bundle["timestamp"] == "2025-03-17T09:00:00Z"
@@ -52,7 +62,7 @@ def test_rule_checker_catches_broken_bundles(bundle):
         edit(b)
         return check(b)
 
-    obs = 0
+    obs = first_obs(bundle)
 
     def set_(path, value):
         def edit(b):
@@ -71,20 +81,41 @@ def test_rule_checker_catches_broken_bundles(bundle):
     assert broken(set_(["component", 5, "valueQuantity", "code"], "degrees"))
     assert broken(set_(["code", "coding", 0, "code"], "squat"))
     assert broken(set_(["note"], []))
-    assert broken(lambda b: b["entry"][0]["resource"].pop("status"))
+    assert broken(lambda b: b["entry"][obs]["resource"].pop("status"))
     assert broken(lambda b: b["entry"].append(b["entry"][0]))
+    # The dowel's resources too: a metric's calibration state, a dangling source, the timing.
+    metric = next(
+        i for i, e in enumerate(bundle["entry"]) if e["resource"]["resourceType"] == "DeviceMetric"
+    )
+    assert broken(lambda b: b["entry"][metric]["resource"]["calibration"][0].update(state="fine"))
+    assert broken(
+        lambda b: b["entry"][metric]["resource"].update(
+            source={"reference": "urn:uuid:" + "0" * 8 + "-0000-0000-0000-" + "0" * 12}
+        )
+    )
+    req = next(
+        i
+        for i, e in enumerate(bundle["entry"])
+        if e["resource"]["resourceType"] == "ServiceRequest"
+    )
+    assert broken(
+        lambda b: b["entry"][req]["resource"]["occurrenceTiming"]["repeat"].update(
+            periodUnit="day"
+        )
+    )
 
 
 def test_bundle_passes_the_fhir_resources_models(bundle):
     parsed = Bundle.model_validate(bundle)
     assert parsed.type == "collection" and len(parsed.entry) == len(bundle["entry"])
     # The models are not a rubber stamp: a wrongly typed or missing element fails them.
+    i = first_obs(bundle)
     bad = copy.deepcopy(bundle)
-    bad["entry"][0]["resource"]["component"][0]["valueInteger"] = "ten"
+    bad["entry"][i]["resource"]["component"][0]["valueInteger"] = "ten"
     with pytest.raises(ValidationError):
         Bundle.model_validate(bad)
     bad = copy.deepcopy(bundle)
-    del bad["entry"][0]["resource"]["status"]
+    del bad["entry"][i]["resource"]["status"]
     with pytest.raises(ValidationError):
         Bundle.model_validate(bad)
 
@@ -93,11 +124,10 @@ def test_one_observation_per_session_with_counts_from_the_database(conn, bundle)
     sessions = conn.execute(
         "SELECT device_id, session, started_utc FROM sessions WHERE patient = 'P-0001'"
     ).fetchall()
-    assert len(bundle["entry"]) == len(sessions) == 58
+    assert len(of_type(bundle, "Observation")) == len(sessions) == 58
     by_key = {f"{r['device_id']}/{r['session']}": r for r in sessions}
     seen = set()
-    for entry in bundle["entry"]:
-        obs = entry["resource"]
+    for obs in of_type(bundle, "Observation"):
         (ident,) = obs["identifier"]
         key = ident["value"]
         seen.add(key)
@@ -144,7 +174,7 @@ def test_one_observation_per_session_with_counts_from_the_database(conn, bundle)
         assert obs["status"] == "final"
         assert obs["category"][0]["coding"][0]["code"] == "activity"
     assert seen == set(by_key)
-    total = sum(components(e["resource"])["reps"] for e in bundle["entry"])
+    total = sum(components(o)["reps"] for o in of_type(bundle, "Observation"))
     assert (
         total == conn.execute("SELECT COUNT(*) FROM reps WHERE patient = 'P-0001'").fetchone()[0]
     )
@@ -157,9 +187,12 @@ def test_ids_are_stable_across_exports(conn, week):
     assert len({e["fullUrl"] for e in a["entry"]}) == len(a["entry"])
 
 
-def test_patient_without_sessions_gives_an_empty_collection(conn, week):
-    b = session_bundle(conn, "P-0002", now=NOW)
-    assert "entry" not in b  # R4 forbids empty arrays: an empty collection leaves it out
+def test_patient_without_sessions_gives_the_dowel_and_prescription_only(conn, week):
+    b = session_bundle(conn, "P-0002", now=NOW)  # calibrated, never practised
+    assert of_type(b, "Observation") == []
+    assert [d["serialNumber"] for d in of_type(b, "Device")] == ["dowel-c3"]
+    assert "version" not in of_type(b, "Device")[0]  # no session: no firmware known
+    assert len(of_type(b, "ServiceRequest")) == 1
     assert check(b) == []
 
 

@@ -147,3 +147,40 @@ def test_logs_that_do_not_say_their_feedback_give_no_learning_section(tmp_path):
     data = load_report_data(conn, "P-0001", tz=UTC, today=date(2025, 3, 17))
     assert data.learning is None and learning_lines(data) == []
     assert lrn.load_learning(conn, "P-0001", data.sessions, data.start, data.end) is None
+
+
+def test_the_courses_fhir_bundle_validates_with_the_dowel_and_the_prescription(course, tmp_path):
+    import json
+
+    from fhir.resources.R4B.bundle import Bundle
+
+    from host_tools.report.fhir import CODE_SYSTEM, CODES, session_bundle
+    from tests.report.fhir_rules import check_bundle
+
+    data, conn = imported(course, tmp_path)
+    conn.execute(
+        "INSERT INTO calibrations (patient, device_id, taken_utc, config_json, levels_json) "
+        "VALUES ('P-COURSE', 'c055e5000001', '2026-03-02T07:00:00Z', '{}', '{}')"
+    )
+    bundle = json.loads(json.dumps(session_bundle(conn, "P-COURSE")))
+    Bundle.model_validate(bundle)
+    assert check_bundle(bundle, CODE_SYSTEM, set(CODES)) == []
+    kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
+    assert kinds.count("Device") == 1 and kinds.count("DeviceMetric") == 3
+    assert kinds.count("ServiceRequest") == 1
+    assert kinds.count("Observation") == len(data.sessions) == 28 * 3
+    by_type = {e["resource"]["resourceType"]: e["resource"] for e in bundle["entry"]}
+    device = by_type["Device"]
+    assert device["serialNumber"] == "c055e5000001" and device["version"][0]["value"] == "0.1.0"
+    metric = by_type["DeviceMetric"]
+    assert metric["calibration"] == [
+        {"type": "two-point", "state": "calibrated", "time": "2026-03-02T07:00:00Z"}
+    ]
+    assert metric["source"]["reference"] == f"urn:uuid:{device['id']}"
+    request = by_type["ServiceRequest"]
+    assert request["occurrenceTiming"]["repeat"] == {
+        "frequency": 3,
+        "period": 1,
+        "periodUnit": "d",
+    }
+    assert request["quantityQuantity"]["value"] == 8
