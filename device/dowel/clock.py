@@ -36,14 +36,24 @@ def _now_ms():
 
 def sync(datetime):
     """Set the ESP32's RTC (and a fitted PCF8563) to `datetime` (UTC, RTC order). Returns a
-    dict: ticks_ms before setting, boot (see above), the RTC's reading, and pcf8563: True set,
-    False found but not set (`pcf8563_error` says why), None not fitted."""
+    dict: ticks_ms before setting, boot (see above), the RTC's reading before (`rtc_before`:
+    the dowel's own time, which the host records as a coincident time stamp) and after, and
+    pcf8563: True set, False found but not set (`pcf8563_error` says why), None not fitted."""
+    import machine
+
     from dowel import loghost, running
 
     ticks = _now_ms()
+    before = machine.RTC().datetime()  # what the dowel's clock said: the host's provenance
     boot = running.session_boot
     now = loghost.set_rtc(datetime)
-    out = {"ticks_ms": ticks, "boot": boot, "rtc": tuple(now), "pcf8563": None}
+    out = {
+        "ticks_ms": ticks,
+        "boot": boot,
+        "rtc_before": tuple(before),
+        "rtc": tuple(now),
+        "pcf8563": None,
+    }
     chip = _pcf8563()
     if chip is not None:
         try:

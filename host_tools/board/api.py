@@ -133,6 +133,18 @@ class ClockSync:
     pcf8563: bool | None
     firmware: bool  # False: no `dowel.clock` on the board, only the ESP32's RTC was set
     pcf8563_error: str | None = None
+    # The dowel's own clock at that moment, before the host set it (UTC; None: older firmware
+    # or a reading that is no date): the board clock against the host clock.
+    board_utc: datetime | None = None
+
+
+def _rtc_datetime(rtc) -> datetime | None:
+    """machine.RTC().datetime() order as an aware UTC datetime; None when it is not one."""
+    try:
+        year, month, day, _wd, hour, minute, second, us = rtc
+        return datetime(year, month, day, hour, minute, second, us, tzinfo=timezone.utc)
+    except (TypeError, ValueError):
+        return None
 
 
 def rtc_tuple(now: datetime) -> tuple[int, ...]:
@@ -190,6 +202,7 @@ def sync_clock(
         pcf8563=said.get("pcf8563"),
         firmware=said.get("firmware", True),
         pcf8563_error=said.get("pcf8563_error"),
+        board_utc=_rtc_datetime(said.get("rtc_before")),
     )
     return link.clock
 

@@ -60,6 +60,13 @@ CODES = {
 }
 # Device.deviceName.type, DeviceMetric enumerations (R4 required bindings).
 DEVICE_NAME_TYPE = "user-friendly-name"
+# The Personal Health Device IG's coincident time stamp: the device's clock (value) at a moment
+# of the host's clock (effective), code MDC_ATTR_TIME_ABS of ISO/IEEE 11073-10101.
+MDC_SYSTEM = "urn:iso:std:iso:11073:10101"
+MDC_TIME_ABS = "67975"
+COINCIDENT_PROFILE = (
+    "http://hl7.org/fhir/uv/phd/StructureDefinition/PhdCoincidentTimeStampObservation"
+)
 
 
 def _coding(code: str) -> dict[str, Any]:
@@ -218,6 +225,48 @@ def device_resources(
     return out
 
 
+def coincident_time_stamps(
+    conn: sqlite3.Connection, patient: str, devices: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """At each pull, the dowel's clock against the host's: an Observation per clock read
+    (PHD IG PhdCoincidentTimeStampObservation), so a receiver can judge every time the dowel
+    logged."""
+    out = []
+    for device in devices:
+        if device["resourceType"] != "Device":
+            continue
+        for read_utc, board_utc in conn.execute(
+            "SELECT read_utc, board_utc FROM clock_reads WHERE device_id = ? AND board_utc IS "
+            "NOT NULL ORDER BY read_utc",
+            (device["serialNumber"],),
+        ):
+            host = datetime.fromisoformat(read_utc)
+            board = datetime.fromisoformat(board_utc)
+            out.append(
+                {
+                    "resourceType": "Observation",
+                    "id": _uuid(f"coincident/{device['serialNumber']}/{read_utc}"),
+                    "meta": {"profile": [COINCIDENT_PROFILE]},
+                    "status": "final",
+                    "code": {
+                        "coding": [
+                            {
+                                "system": MDC_SYSTEM,
+                                "code": MDC_TIME_ABS,
+                                "display": "MDC_ATTR_TIME_ABS: Absolute time",
+                            }
+                        ],
+                        "text": "The dowel's clock when the host read its log",
+                    },
+                    "subject": subject_reference(patient),
+                    "effectiveDateTime": fhir_instant(host),
+                    "valueDateTime": fhir_instant(board),
+                    "device": {"reference": f"urn:uuid:{device['id']}"},
+                }
+            )
+    return out
+
+
 def prescription_request(patient: str, sets: int, reps: int) -> dict[str, Any]:
     """The prescription as a ServiceRequest: `sets` a day (occurrenceTiming), `reps` each."""
     return {
@@ -250,8 +299,10 @@ def session_bundle(
     now = now or datetime.now(timezone.utc)
     sessions = load_sessions(conn, patient)
     entries = []
+    devices = device_resources(conn, patient, sessions)
     for res in [
-        *device_resources(conn, patient, sessions),
+        *devices,
+        *coincident_time_stamps(conn, patient, devices),
         prescription_request(patient, info.sets_per_day, info.reps_per_set),
     ]:
         entries.append({"fullUrl": f"urn:uuid:{res['id']}", "resource": res})

@@ -18,7 +18,7 @@ from pathlib import Path
 from host_tools.errors import DowelError
 from host_tools.paths import data_dir
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 BUSY_TIMEOUT_S = 30.0
 
 SCHEMA = """
@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS clock_reads (
     ticks_ms      INTEGER NOT NULL,
     boot          INTEGER,
     after_session INTEGER NOT NULL,
+    board_utc     TEXT,                  -- the dowel's own clock then, before the host set it
     PRIMARY KEY (device_id, read_utc)
 );
 -- One row per rep record. The key makes re-importing idempotent.
@@ -228,6 +229,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
     _migrate_2(conn)
     _migrate_3(conn)
     _migrate_4(conn)
+    _add_columns(conn, "clock_reads", (("board_utc", "TEXT"),))  # 5 -> 6
 
 
 # Version 3 -> 4: what feedback each rep was given (stage, mode, faded share, probe set).

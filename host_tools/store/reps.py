@@ -288,13 +288,16 @@ def record_clock_read(conn: sqlite3.Connection, device_id: str, clock) -> None:
     with conn:
         conn.execute(
             "INSERT OR REPLACE INTO clock_reads (device_id, read_utc, ticks_ms, boot, "
-            "after_session) VALUES (?,?,?,?,?)",
+            "after_session, board_utc) VALUES (?,?,?,?,?,?)",
             (
                 device_id,
                 clock.host_utc.astimezone(timezone.utc).isoformat(),
                 clock.ticks_ms,
                 clock.boot,
                 max_session(conn, device_id),
+                board.astimezone(timezone.utc).isoformat()
+                if (board := getattr(clock, "board_utc", None)) is not None
+                else None,
             ),
         )
 

@@ -441,8 +441,13 @@ class Checker:
                 self.bad(where, "valueInteger must be a 32-bit integer")
             elif k == "valueQuantity":
                 self.quantity(v, f"{where}.valueQuantity")
+            elif k == "valueDateTime":  # the coincident time stamp: a time with a zone
+                self.string(v, f"{where}.valueDateTime", INSTANT)
             elif k not in ("valueInteger", "valueQuantity"):
-                self.bad(where, f"{k}: the export uses only valueInteger and valueQuantity")
+                self.bad(
+                    where,
+                    f"{k}: the export uses only valueInteger, valueQuantity and valueDateTime",
+                )
         if values and "dataAbsentReason" in obj:
             self.bad(where, "dataAbsentReason only when there is no value (obs-6)")
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 import re
 import statistics
-from datetime import date, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from dowel import logread, logstore
 
 from host_tools.report import write_report
 from host_tools.report.data import load_report_data
-from host_tools.report.fhir import CODE_SYSTEM, CODES, session_bundle
+from host_tools.report.fhir import CODE_SYSTEM, CODES, MDC_TIME_ABS, fhir_instant, session_bundle
 from host_tools.report.figures import adherence_figure, depth_figure, outcomes_figure
 from host_tools.report.summary import summarize
 from host_tools.store import db
@@ -253,11 +253,24 @@ def test_fhir_bundle_counts_match_the_logs(pulled):
     bundle = json.loads(json.dumps(session_bundle(conn, PATIENT, now=FINAL_PULL)))
     assert check_bundle(bundle, CODE_SYSTEM, set(CODES)) == []
     observations = {}
+    stamps = []
     for entry in bundle["entry"]:
-        if entry["resource"]["resourceType"] != "Observation":
+        res = entry["resource"]
+        if res["resourceType"] != "Observation":
             continue  # the dowel (Device, DeviceMetric) and the prescription (ServiceRequest)
-        (ident,) = entry["resource"]["identifier"]
-        observations[ident["value"]] = entry["resource"]
+        if res["code"]["coding"][0]["code"] == MDC_TIME_ABS:
+            stamps.append(res)  # the dowel's clock against the host's at a pull
+            continue
+        (ident,) = res["identifier"]
+        observations[ident["value"]] = res
+    # Every pull read the dowel's clock before setting it: one coincident time stamp each.
+    reads = conn.execute(
+        "SELECT read_utc, board_utc FROM clock_reads WHERE board_utc IS NOT NULL ORDER BY read_utc"
+    ).fetchall()
+    assert len(stamps) == len(reads) > 0
+    for stamp, (read, board) in zip(stamps, reads, strict=True):
+        assert stamp["effectiveDateTime"] == fhir_instant(datetime.fromisoformat(read))
+        assert stamp["valueDateTime"] == fhir_instant(datetime.fromisoformat(board))
     # One Observation per session written: the undated one and the empty one too.
     assert sorted(observations) == sorted(s.key for s in week.sessions)
     for s in week.sessions:

@@ -135,6 +135,12 @@ def test_every_connection_sets_the_board_clock_and_the_store_knows(tmp_path):
     assert link.clock is not None and link.clock.firmware and link.clock_error is None
     assert link.clock.pcf8563 is None  # no PCF8563 on the fake board's bus
     assert abs(link.clock.host_utc - when) < timedelta(seconds=1)
+    # What the dowel's clock said before the host set it (the coincident time stamp).
+    assert link.clock.board_utc == datetime(2000, 1, 1, tzinfo=UTC)
+    board.machine.rtc = (2025, 3, 4, 1, 10, 29, 58, 0)  # 17 s behind the host, say
+    assert connected(board, now=lambda: when).clock.board_utc == datetime(
+        2025, 3, 4, 10, 29, 58, tzinfo=UTC
+    )
     st = loghost.status(str(tmp_path / "logs"))
     assert st["rtc_set"] == [2025, 3, 4, 10, 30, 15]  # sessions from now on are dated
     log = board.device("logstore").Log()  # the firmware's own store, on the board's /logs
