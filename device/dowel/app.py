@@ -270,8 +270,7 @@ class App:
         if events & EV_RELEASE:
             # The dowel was put down: a quiet moment for small writes.
             self.drift.save()
-            if self.engine.feedback.keeps_state():
-                self.engine.feedback.save(self.patient)
+            self._save_course()
         if events & EV_REP_END:
             self.idle_ms = 0
             self.pending.append(("r", self.engine.rep_record()))
@@ -280,6 +279,12 @@ class App:
                 self._play(cues.LOG_FULL_CUE)  # known now: said at the rep's end, as before
             if self.pending_reps >= PENDING_MAX:
                 self.flush()  # a set this long: written now, the one time a write may delay
+
+    def _save_course(self):
+        """The feedback schedule's place, for the next boot (a flash write: quiet moments)."""
+        fb = self.engine.feedback
+        if fb.keeps_state():
+            fb.save(self.patient)
 
     def flush(self, n=PENDING_MAX + 1):
         """Write up to `n` of the items waiting in RAM (session headers and reps, in order),
@@ -406,8 +411,7 @@ class App:
         self.flush()
         self.log.close()
         self.drift.save()
-        if self.engine.feedback.keeps_state():
-            self.engine.feedback.save(self.patient)  # the set's reps so far count after a boot
+        self._save_course()  # the set's reps so far count after a boot
 
 
 # Modules that only boot needs: the config's validation, the log's decoder (the log's

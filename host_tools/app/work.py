@@ -230,20 +230,14 @@ def set_feedback(job: Job, preset: str, probe: bool) -> dict:
     """Write the feedback the PT chose (`host_tools.board.feedback`) to the dowel's config.
     Probe sets are sets, so a dowel that counts none yet (calibrated before it learned the
     prescription) gets its patient's prescription too."""
-    from host_tools.store.patients import DEFAULT_REPS_PER_SET, DEFAULT_SETS_PER_DAY, get_patient
+    from host_tools.store.patients import prescription_of
 
     pairs = preset_pairs(preset, probe)
     with api.connect(job.port) as link:
         cfg, _reason = api.read_config(link)
         if probe and not cfg["reps_per_set"]:
-            patient = board_config.calibrated_patient(cfg)
             with db.using(None) as conn:
-                info = get_patient(conn, patient) if patient else None
-            sets, reps = (
-                (info.sets_per_day, info.reps_per_set)
-                if info
-                else (DEFAULT_SETS_PER_DAY, DEFAULT_REPS_PER_SET)
-            )
+                sets, reps = prescription_of(conn, board_config.calibrated_patient(cfg))
             pairs += [("sets_per_day", str(sets)), ("reps_per_set", str(reps))]
         _old, new = board_config.set_fields(link, pairs)
     return {

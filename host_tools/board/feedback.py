@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from host_tools.store.patients import prescription_words
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -99,9 +101,7 @@ def describe(cfg: dict) -> str:
     elif cfg.get("probe") == "every":
         text += f"; probe set (no feedback): every {cfg['probe_every']}th set"
     if cfg.get("reps_per_set"):
-        sets, reps = cfg["sets_per_day"], cfg["reps_per_set"]
-        text += f"; {sets} set{'s' if sets != 1 else ''} of {reps} rep{'s' if reps != 1 else ''}"
-        text += " a day"
+        text += "; " + prescription_words(cfg["sets_per_day"], cfg["reps_per_set"])
     return text
 
 

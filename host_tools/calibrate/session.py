@@ -30,7 +30,7 @@ from host_tools.board.livestream import Sample, stream
 from host_tools.calibrate import rule as cal
 from host_tools.errors import DowelError, UsageError
 from host_tools.store import calibrations, db
-from host_tools.store.patients import DEFAULT_REPS_PER_SET, DEFAULT_SETS_PER_DAY, get_patient
+from host_tools.store.patients import prescription_of, prescription_words
 
 
 @dataclass(frozen=True)
@@ -301,12 +301,7 @@ def calibrate(
     record((check_phase,), announce=False)
     never = [name for name, seen in zip(cal.SENSORS, check.touched, strict=True) if not seen]
     with db.using(conn) as c:
-        info = get_patient(c, patient)
-    prescription = (
-        (info.sets_per_day, info.reps_per_set)
-        if info
-        else (DEFAULT_SETS_PER_DAY, DEFAULT_REPS_PER_SET)
-    )
+        prescription = prescription_of(c, patient)
     new_cfg = cal.apply(cfg, proposal, patient, prescription=prescription)
     result = Calibration(
         patient, board_id, _utc_now(), proposal, new_cfg, list(check.losses), never, samples
@@ -323,11 +318,7 @@ def calibrate(
     ui.say(
         f"Calibration written to the dowel and stored for {patient} "
         f"(history: calibration #{result.calibration_id}). The dowel counts "
-        f"{_count(prescription[0], 'set')} of {_count(prescription[1], 'rep')} a day: a rising "
-        "chime ends each set, a longer one the day."
+        f"{prescription_words(*prescription)}: a rising chime ends each set, a longer one the "
+        "day."
     )
     return result
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"

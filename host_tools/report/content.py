@@ -22,6 +22,7 @@ from host_tools.report.summary import (
     session_start_text,
     summarize,
 )
+from host_tools.store.patients import prescription_words
 
 
 @dataclass(frozen=True)
@@ -91,9 +92,7 @@ def title_lines(data: ReportData, generated: datetime) -> tuple[str, str]:
         period = f"{date_text(data.start)} to {date_text(data.end)}"
     else:
         period = "no practice recorded"
-    sets = "1 set" if p.sets_per_day == 1 else f"{p.sets_per_day} sets"
-    reps = "1 rep" if p.reps_per_set == 1 else f"{p.reps_per_set} reps"
-    rx = f"{sets} of {reps} a day"
+    rx = prescription_words(p.sets_per_day, p.reps_per_set)
     if p.is_default:
         rx += " (the default; change with `dowel patient set`)"
     meta = f"Period: {period}. Prescription: {rx}. Generated {generated:%Y-%m-%d %H:%M} UTC."

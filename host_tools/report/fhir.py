@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from host_tools.report.data import POINTS, SessionStats, load_sessions
-from host_tools.store.patients import require_patient
+from host_tools.store.patients import prescription_words, require_patient
 
 CODE_SYSTEM = "urn:dowel:codes"
 PATIENT_ID_SYSTEM = "urn:dowel:patient-id"
@@ -283,7 +283,7 @@ def prescription_request(patient: str, sets: int, reps: int) -> dict[str, Any]:
             "system": UCUM,
             "code": "{rep}",
         },
-        "note": [{"text": f"{sets} set{'s' if sets != 1 else ''} of {reps} reps a day"}],
+        "note": [{"text": prescription_words(sets, reps)}],
     }
 
 

@@ -369,7 +369,8 @@ def event_day_axis(ax, days: list[date], shown: timedelta) -> None:
 
 
 def _week_axis(ax, weeks) -> list[datetime]:
-    """x positions of weeks (each at its middle) with their first days as labels."""
+    """x positions of weeks (each at its middle) with their first days as labels; the axis
+    spans the weeks' days, first to last."""
     mids = [
         datetime.combine(w.first, time()) + (w.last - w.first + timedelta(days=1)) / 2
         for w in weeks
@@ -377,6 +378,8 @@ def _week_axis(ax, weeks) -> list[datetime]:
     ax.set_xticks(mids)
     ax.set_xticklabels([f"week {i + 1}\n{w.first.day} {w.first:%b}" for i, w in enumerate(weeks)])
     ax.tick_params(axis="x", length=0)
+    first = datetime.combine(weeks[0].first, time())
+    ax.set_xlim(first, datetime.combine(weeks[-1].last, time()) + timedelta(days=1))
     return mids
 
 
@@ -417,14 +420,15 @@ def learning_figure(data: ReportData) -> Figure | None:
         ),
         ("guided_rate", "guided_reps", COLOURS["guided"], "with feedback", "o"),
     ):
-        xs = [m for m, w in zip(mids, weeks, strict=True) if getattr(w, attr) is not None]
-        ys = [getattr(w, attr) for w in weeks if getattr(w, attr) is not None]
-        if xs:
+        shown = [(m, w) for m, w in zip(mids, weeks, strict=True) if getattr(w, attr) is not None]
+        if shown:
+            xs = [m for m, _ in shown]
+            ys = [getattr(w, attr) for _, w in shown]
             ax.plot(xs, ys, color=colour, marker=marker, markersize=5, linewidth=1.5, label=label)
-            for x, w in zip(xs, [w for w in weeks if getattr(w, attr) is not None], strict=True):
+            for x, y, (_, w) in zip(xs, ys, shown, strict=True):
                 ax.annotate(
                     f"n={getattr(w, reps)}",
-                    (x, getattr(w, attr)),
+                    (x, y),
                     textcoords="offset points",
                     xytext=(6, 4),
                     fontsize=6.5,
@@ -433,8 +437,6 @@ def learning_figure(data: ReportData) -> Figure | None:
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_ylabel("reps with a point lost")
     ax.set_ylim(0, 1.05)
-    x0 = datetime.combine(weeks[0].first, time())
-    ax.set_xlim(x0, datetime.combine(weeks[-1].last, time()) + timedelta(days=1))
     ax.legend(loc="upper right", frameon=False, fontsize=8)
     return fig
 
@@ -470,8 +472,6 @@ def fault_depth_figure(data: ReportData) -> Figure | None:
     )
     ax.set_ylabel("trunk pitch, degrees")
     fit_y(ax, plotted)
-    x0 = datetime.combine(weeks[0].first, time())
-    ax.set_xlim(x0, datetime.combine(weeks[-1].last, time()) + timedelta(days=1))
     ax.legend(loc="lower right", frameon=False, fontsize=8)
     return fig
 

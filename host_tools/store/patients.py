@@ -97,6 +97,22 @@ def get_patient(conn: sqlite3.Connection, patient: str) -> PatientInfo | None:
     return None
 
 
+def prescription_of(conn: sqlite3.Connection, patient: str | None) -> tuple[int, int]:
+    """(sets a day, reps a set) the PT prescribed `patient`; the default one for a patient the
+    host does not know (or None), as the report assumes."""
+    info = get_patient(conn, patient) if patient else None
+    if info is None:
+        return DEFAULT_SETS_PER_DAY, DEFAULT_REPS_PER_SET
+    return info.sets_per_day, info.reps_per_set
+
+
+def prescription_words(sets: int, reps: int) -> str:
+    """'5 sets of 10 reps a day', in the words the report, the dowel page and the FHIR note use."""
+    s = "1 set" if sets == 1 else f"{sets} sets"
+    r = "1 rep" if reps == 1 else f"{reps} reps"
+    return f"{s} of {r} a day"
+
+
 def require_patient(conn: sqlite3.Connection, patient: str) -> PatientInfo:
     info = get_patient(conn, patient)
     if info is None:

@@ -12,6 +12,7 @@ from datetime import UTC, date, timedelta
 import pytest
 from dowel import logread
 
+from host_tools.board.feedback import COURSE
 from host_tools.report import learning as lrn
 from host_tools.report.content import report_content
 from host_tools.report.data import load_report_data
@@ -22,13 +23,7 @@ from host_tools.store import db
 from host_tools.store import reps as repstore
 from host_tools.store.patients import set_prescription
 
-SCHEDULE = [
-    {"mode": "warning", "days": 3},
-    {"mode": "loss", "days": 4},
-    {"mode": "faded", "pct": 67, "days": 7},
-    {"mode": "faded", "pct": 33, "days": 7},
-    {"mode": "bandwidth"},
-]
+SCHEDULE = COURSE  # the learning course the PT's app prescribes
 
 
 def imported(course, tmp_path, patient="P-COURSE", sets=3, reps=8):
