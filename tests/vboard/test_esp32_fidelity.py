@@ -298,6 +298,24 @@ except MemoryError:
     assert n * 1024 <= daemon.x64_heap_kb(daemon.HEAP_KB) * 1024 * 1.1  # no growth past it
 
 
+def test_sleep_ms_lasts_as_long_as_asked():
+    """docs 1.3: the ESP32's mp_hal_delay_ms loops until the time has passed. The unix port's
+    sleep ends early when the board's 10 ms tick interrupts it (half of 7 ms sleeps did), which
+    let `dowel.stream` print two samples with the same time."""
+    need_interpreter()
+    from host_tools.vboard.interp import run_micropython
+
+    out = run_micropython(
+        "import time\nshort = 0\nfor i in range(200):\n    t = time.ticks_us()\n"
+        "    time.sleep_ms(7)\n    time.sleep_us(3000)\n"
+        "    if time.ticks_diff(time.ticks_us(), t) < 10000:\n        short += 1\n"
+        "print(short)",
+        device_dir=False,
+        timeout=60,
+    )
+    assert out == "0\n"
+
+
 # ---- 5. machine --------------------------------------------------------------------------------
 
 
