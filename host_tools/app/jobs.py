@@ -111,6 +111,9 @@ class Job:
             if q is None or q.id != question_id or q.answer is not None or choice not in q.choices:
                 return False
             q.answer = choice
+            # Closed now, not when the job's thread wakes: the page this answer redirects to
+            # must not offer the answered question again.
+            self.question = None
             self._cond.notify_all()
             return True
 

@@ -33,6 +33,7 @@ from host_tools.app.jobs import Busy, Job, Jobs
 from host_tools.app.security import Guard
 from host_tools.board.feedback import PRESETS
 from host_tools.errors import DowelError
+from host_tools.sim.follow import HOME_SESSIONS, SELFTEST, home_sessions
 from host_tools.store import db
 
 HERE = Path(__file__).parent
@@ -84,6 +85,18 @@ def create_app(state: AppState) -> Guard:
         from host_tools.board.ports import virtual_port
 
         return virtual_port()
+
+    def _virtual_board():
+        """The virtual board, whose simulated patient follows the pages."""
+        from host_tools.vboard import VirtualBoard
+
+        board = VirtualBoard.running()
+        if board is None:
+            raise DowelError("the virtual board stopped: start it again on the dowel page")
+        return board
+
+    def _patient_plays(scenario: str):
+        return lambda: _virtual_board().play(scenario)
 
     # ---- patients ---------------------------------------------------------------------------
 
@@ -273,6 +286,7 @@ def create_app(state: AppState) -> Guard:
             error=error,
             virtual=virtual_port(),
             presets=PRESETS,
+            sessions=home_sessions(),
             nav="dowel",
         )
 
@@ -297,11 +311,30 @@ def create_app(state: AppState) -> Guard:
         form = await request.form()
         kind = request.path_params["kind"]
         port = str(form.get("port", ""))
+        follow = form.get("follow") == "on" and port == virtual_port()
         titles = {
             "flash": ("Install the dowel firmware", work.flash),
-            "selftest": ("Self-test", work.selftest),
+            "selftest": (
+                "Self-test",
+                lambda job: work.selftest(
+                    job, on_start=_patient_plays(SELFTEST) if follow else None
+                ),
+            ),
             "pull": ("Pull the logs", work.pull),
         }
+        if kind == "home":
+            scenario = str(form.get("scenario", ""))
+            if port != virtual_port() or scenario not in HOME_SESSIONS:
+                return await asyncio.to_thread(
+                    dowel_page,
+                    port or None,
+                    "a session at home is played on the virtual board",
+                    400,
+                )
+            titles["home"] = (
+                "The virtual patient's session at home",
+                lambda job: work.home_session(job, _virtual_board(), scenario),
+            )
         if kind == "feedback":
             preset = str(form.get("preset", ""))
             if preset not in PRESETS:
@@ -334,11 +367,8 @@ def create_app(state: AppState) -> Guard:
 
         def on_start(step: int) -> None:
             from host_tools.sim.follow import calibration_step
-            from host_tools.vboard import VirtualBoard
 
-            board = VirtualBoard.running()
-            if board is not None:
-                board.play(calibration_step(step))
+            _virtual_board().play(calibration_step(step))
 
         try:
             job = state.jobs.start(
@@ -393,8 +423,15 @@ def create_app(state: AppState) -> Guard:
         if job is None:
             return Response(status_code=404)
 
-        async def stream():
+        # From the events the page was drawn with: one added between drawing the page and
+        # opening this stream (a question asked then) must still redraw it.
+        try:
+            seen_events = max(0, int(request.query_params.get("since", "")))
+        except ValueError:
             seen_events = len(job.events)
+
+        async def stream():
+            nonlocal seen_events
             seen_live = -1
             yield "retry: 1000\n\n"
             while True:

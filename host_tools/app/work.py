@@ -33,6 +33,10 @@ from host_tools.store import db
 
 STOPPED_CALIBRATION = "calibration stopped by the PT; nothing was written to the dowel"
 LIVE_HZ = 50  # snapshots a second at most; the page draws at its own rate (>= 20 Hz)
+# A link's close leaves the board to run main.py again; its imports and boot take a moment
+# more before the loop watches the pads.
+LOOP_SETTLE_S = 1.0
+PUT_DOWN_S = 0.5  # after the scenario: the last rep's record is written at the put-down
 
 
 def board_status(job: Job) -> dict:
@@ -181,11 +185,15 @@ class SelftestUI:
         return self.job.ask(question, ("Yes", "No")) == "Yes"
 
 
-def selftest(job: Job) -> dict:
+def selftest(job: Job, on_start: Callable[[], None] | None = None) -> dict:
+    """The guided self-test; `on_start` is told once the link is open (the virtual board's
+    patient then presses the pads when the test asks)."""
     from host_tools.selftest import session
 
     with api.connect(job.port, fresh=True) as link:
         board_config.warn_if_rejected(link, job.say)
+        if on_start:
+            on_start()
         checks = session.run_selftest(link, SelftestUI(job))
     return {"checks": [asdict(c) for c in checks], "failed": session.failed(checks)}
 
@@ -243,6 +251,39 @@ def set_feedback(job: Job, preset: str, probe: bool) -> dict:
     return {
         "summary": f"The dowel now gives: {describe(new)}.",
         "patient": board_config.calibrated_patient(new),
+    }
+
+
+def home_session(job: Job, board, scenario: str) -> dict:
+    """The virtual board's patient does `scenario` at home, the dowel in its own loop (no link
+    open, as at home); the job holds the dowel until the patient puts it down."""
+    from host_tools.errors import DeviceError
+    from host_tools.sim.follow import truth_words
+    from host_tools.sim.scenario import load_scenario
+
+    try:
+        board.wait_booted(15, modes=("main",))
+    except DeviceError:
+        raise DeviceError(
+            "the virtual dowel is not running its loop, so it would log nothing: install the "
+            "dowel firmware on the dowel page, then start the session again"
+        ) from None
+    time.sleep(LOOP_SETTLE_S)
+    timeline = board.play(scenario)
+    job.say(f"The virtual patient started: {load_scenario(scenario)['description']}.")
+    end = time.monotonic() + timeline.duration_ms / 1000 + PUT_DOWN_S
+    try:
+        while (left := end - time.monotonic()) > 0:
+            done = min(timeline.duration_ms, board.elapsed_ms())
+            job.set_progress(done, timeline.duration_ms)  # raises Stopped on the Stop button
+            time.sleep(min(left, 0.25))
+    except Stopped:
+        board.idle()  # the patient lays the dowel down mid-session
+        raise Stopped("stopped by the PT: the virtual patient put the dowel down") from None
+    job.set_progress(timeline.duration_ms, timeline.duration_ms)
+    return {
+        "summary": "The virtual patient did " + truth_words(board.truth()) + ". Pull the logs "
+        "to see what the dowel logged."
     }
 
 

@@ -346,12 +346,15 @@ class VirtualBoard:
         """Press the reset button (EN): a hard reset."""
         request(self.control, {"op": "reset"})
 
-    def wait_booted(self, timeout: float = 10.0) -> dict:
-        """Wait until the board sits at its REPL or runs main.py again after a reset."""
+    def wait_booted(
+        self, timeout: float = 10.0, modes: tuple[str, ...] = ("main", "repl")
+    ) -> dict:
+        """Wait until the board sits at its REPL or runs main.py again after a reset (`modes`:
+        ("main",) waits for main.py, as after a host's link closed)."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             st = self.status()
-            if st.get("board_pid") and st.get("mode") in ("main", "repl"):
+            if st.get("board_pid") and st.get("mode") in modes:
                 return st
             time.sleep(0.05)
         raise DeviceError(f"the virtual board did not boot within {timeout:.0f} s")

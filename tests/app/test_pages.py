@@ -125,6 +125,10 @@ def test_a_job_page_asks_and_takes_the_answer(client, app_state):
     events = client.get(f"/jobs/{job.id}/events")
     assert events.headers["content-type"].startswith("text/event-stream")
     assert "event: end" in events.text
+    # A page drawn before the question was asked, whose stream opened after: it still redraws.
+    assert "event: change" not in events.text
+    assert "event: change" in client.get(f"/jobs/{job.id}/events?since=0").text
+    assert 'data-events="' in page.text
     assert client.get("/jobs/nope").status_code == 404
 
 

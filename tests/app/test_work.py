@@ -160,6 +160,29 @@ def test_a_question_takes_only_its_own_choices():
     assert job.result == {"said": "No"}
 
 
+def test_an_answered_question_is_closed_before_the_job_wakes():
+    # The page an answer redirects to is drawn at once; it must not offer the question again,
+    # or a second click lands on a question already answered and the next one waits forever.
+    go_on = threading.Event()
+
+    def body(j):
+        first = j.ask("Still?", ("Yes", "No"))
+        go_on.wait(10)
+        return {"first": first, "second": j.ask("Beep?", ("Yes", "No"))}
+
+    job = jobsmod.Jobs().start("selftest", "Self-test", "p", body)
+    while job.question is None:
+        time.sleep(0.005)
+    assert job.answer(job.question.id, "Yes")
+    assert job.question is None  # not "Still?" until the job's thread runs on
+    go_on.set()
+    while job.question is None:
+        time.sleep(0.005)
+    assert job.question.text == "Beep?" and job.answer(job.question.id, "No")
+    wait(job)
+    assert job.result == {"first": "Yes", "second": "No"}
+
+
 def test_stop_ends_a_job_waiting_at_a_question():
     jobs = jobsmod.Jobs()
     job = jobs.start("selftest", "Self-test", "p", lambda j: j.ask("Ready?", ("Start",)))
@@ -196,3 +219,73 @@ def test_the_feedback_the_pt_chose_is_written_with_the_sets_probe_sets_need(monk
     wait(job)
     on_board, _ = dconfig.read(str(tmp_path / "dowel.json"))
     assert (on_board["schedule"], on_board["probe"], on_board["feedback"]) == ([], "off", "loss")
+
+
+class StandInVirtualBoard:
+    """The virtual board's control side, as home_session uses it: the patient's clock runs on
+    the host's, and a board without firmware never reaches main.py."""
+
+    def __init__(self, runs_main: bool = True):
+        self.runs_main = runs_main
+        self.played: list[str] = []
+        self.idled = False
+        self._t0 = None
+
+    def wait_booted(self, timeout, modes=("main", "repl")):
+        if not self.runs_main:
+            raise DeviceError(f"the virtual board did not boot within {timeout:.0f} s")
+
+    def play(self, scenario):
+        from host_tools.sim import load_scenario, render
+
+        self.played.append(scenario)
+        self._t0 = time.monotonic()
+        self.timeline = render(load_scenario(scenario))
+        return self.timeline
+
+    def elapsed_ms(self):
+        return int((time.monotonic() - self._t0) * 1000)
+
+    def truth(self):
+        return self.timeline.truth
+
+    def idle(self):
+        self.idled = True
+
+
+def test_a_home_session_runs_to_the_put_down_with_its_truth(monkeypatch):
+    from host_tools.sim.follow import truth_words
+
+    monkeypatch.setattr(work, "LOOP_SETTLE_S", 0)
+    board = StandInVirtualBoard()
+    job = jobsmod.Jobs().start(
+        "home", "Home", "vb", lambda j: work.home_session(j, board, "quick")
+    )
+    wait(job, 30)
+    assert job.state == jobsmod.DONE, job.error
+    assert board.played == ["quick"] and not board.idled
+    assert job.progress == (board.timeline.duration_ms,) * 2
+    assert truth_words(board.timeline.truth) in job.result["summary"]
+    assert "3 hinges: 1 clean, mid-back lost 1, sacrum lost 1" in job.result["summary"]
+
+
+def test_a_home_session_stopped_lays_the_dowel_down(monkeypatch):
+    monkeypatch.setattr(work, "LOOP_SETTLE_S", 0)
+    board = StandInVirtualBoard()
+    job = jobsmod.Jobs().start("home", "Home", "vb", lambda j: work.home_session(j, board, "demo"))
+    while job.progress is None:
+        time.sleep(0.01)
+    job.stop()
+    wait(job, 10)
+    assert job.state == jobsmod.STOPPED and board.idled
+    assert "put the dowel down" in job.error
+
+
+def test_a_home_session_on_a_board_without_firmware_names_the_fix(monkeypatch):
+    board = StandInVirtualBoard(runs_main=False)
+    job = jobsmod.Jobs().start(
+        "home", "Home", "vb", lambda j: work.home_session(j, board, "quick")
+    )
+    wait(job, 10)
+    assert job.state == jobsmod.FAILED and board.played == []
+    assert "install the dowel firmware" in job.error

@@ -45,7 +45,8 @@
     window.dowelLiveFrames += 1;
   }
 
-  const events = new EventSource(`/jobs/${job}/events`);
+  // From the events this page was drawn with, so one that came since still redraws it.
+  const events = new EventSource(`/jobs/${job}/events?since=${panel.dataset.events}`);
   let pending = null;
   events.addEventListener("change", () => {
     // Several changes in a burst: one redraw.
