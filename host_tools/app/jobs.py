@@ -61,13 +61,30 @@ class Job:
     stop_requested: bool = False
     _cond: threading.Condition = field(default_factory=threading.Condition, repr=False)
     _questions: itertools.count = field(default_factory=lambda: itertools.count(1), repr=False)
+    _watchers: set[Callable[[], None]] = field(default_factory=set, repr=False)
+
+    def _changed(self) -> None:
+        """Under the lock: wake the threads waiting on the job and tell its watchers."""
+        self._cond.notify_all()
+        for wake in self._watchers:
+            wake()
+
+    def watch(self, wake: Callable[[], None]) -> None:
+        """Call `wake` (from whichever thread changes the job; it must not block) on every
+        change: how a page's event stream waits without holding a thread."""
+        with self._cond:
+            self._watchers.add(wake)
+
+    def unwatch(self, wake: Callable[[], None]) -> None:
+        with self._cond:
+            self._watchers.discard(wake)
 
     # ---- called from the job's thread ---------------------------------------------------------
 
     def emit(self, kind: str, **data: Any) -> None:
         with self._cond:
             self.events.append({"kind": kind, **data})
-            self._cond.notify_all()
+            self._changed()
 
     def say(self, text: str) -> None:
         self.emit("line", text=text)
@@ -76,23 +93,24 @@ class Job:
         self.check_stop()
         with self._cond:
             self.progress = (done, total)
-            self._cond.notify_all()
+            self._changed()
 
     def set_live(self, snapshot: dict[str, Any]) -> None:
         with self._cond:
             self.live = snapshot
             self.live_seq += 1
+            self._changed()
 
     def ask(self, text: str, choices: tuple[str, ...]) -> str:
         """Block until the page answers with one of `choices`; Stopped if the PT stops."""
         with self._cond:
             q = self.question = Question(next(self._questions), text, choices)
             self.events.append({"kind": "question", "id": q.id, "text": text})
-            self._cond.notify_all()
+            self._changed()
             while q.answer is None and not self.stop_requested:
                 self._cond.wait()
             self.question = None
-            self._cond.notify_all()
+            self._changed()
             if q.answer is None:
                 raise Stopped("stopped by the PT")
             return q.answer
@@ -114,26 +132,13 @@ class Job:
             # Closed now, not when the job's thread wakes: the page this answer redirects to
             # must not offer the answered question again.
             self.question = None
-            self._cond.notify_all()
+            self._changed()
             return True
 
     def stop(self) -> None:
         with self._cond:
             self.stop_requested = True
-            self._cond.notify_all()
-
-    def wait_change(self, seen_events: int, seen_live: int, timeout: float) -> None:
-        """Return when there are events after `seen_events`, a newer live snapshot, the job
-        ended, or `timeout` passed."""
-        with self._cond:
-            self._cond.wait_for(
-                lambda: (
-                    len(self.events) > seen_events
-                    or self.live_seq != seen_live
-                    or self.state != RUNNING
-                ),
-                timeout,
-            )
+            self._changed()
 
     @property
     def running(self) -> bool:
@@ -158,6 +163,13 @@ class Jobs:
     def holding(self, port: str) -> Job | None:
         with self._lock:
             return next((j for j in self._jobs.values() if j.port == port and j.running), None)
+
+    def stop_all(self) -> None:
+        """Ask every running job to stop (the app is closing)."""
+        with self._lock:
+            running = [j for j in self._jobs.values() if j.running]
+        for job in running:
+            job.stop()
 
     def start(self, kind: str, title: str, port: str, body: Callable[[Job], dict | None]) -> Job:
         with self._lock:
@@ -186,4 +198,4 @@ class Jobs:
         with job._cond:
             job.state, job.error = state, error
             job.question = None
-            job._cond.notify_all()
+            job._changed()

@@ -8,6 +8,12 @@ other sites' frames and scripts; there is no CORS header, so no other origin may
 
 The token is compared in constant time and never logged: the query string that carries it is
 answered with a redirect to the same path without it, so it leaves the address bar at once.
+The cookie holds a session secret of its own, not the token: browsers send a localhost cookie
+to every port of the machine, so another local server may see it, and it must not be the key
+`dowel app` printed. For the same reason a request that the browser says came from another
+site or another local port (Sec-Fetch-Site) is refused, whatever it asks. The address handed to
+the browser at start (whose command line other users of the machine can read) carries a token
+that works once (`one_time()`).
 """
 
 from __future__ import annotations
@@ -45,16 +51,35 @@ def cookie_name(port: int) -> str:
     return f"dowel_app_{port}"
 
 
+def _same(value: str | None, secret: str) -> bool:
+    return value is not None and secrets.compare_digest(value.encode(), secret.encode())
+
+
 class Guard:
     def __init__(self, app, token: str, port: int):
         self.app = app
         self.token = token
         self.port = port
+        self.session = secrets.token_urlsafe(32)  # the cookie's value
+        self._once: set[str] = set()
         self.hosts = {f"{name}:{port}" for name in LOOPBACK_NAMES}
         self.origins = {f"http://{host}" for host in self.hosts}
 
-    def _ok(self, value: str | None) -> bool:
-        return value is not None and secrets.compare_digest(value.encode(), self.token.encode())
+    def one_time(self) -> str:
+        """A token that lets one first visit in, then no more."""
+        once = secrets.token_urlsafe(24)
+        self._once.add(once)
+        return once
+
+    def _entry(self, value: str) -> bool:
+        """Is `value` the printed token, or a one-time one (used up now)?"""
+        if _same(value, self.token):
+            return True
+        match = next((once for once in self._once if _same(value, once)), None)
+        if match is None:
+            return False
+        self._once.discard(match)
+        return True
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -73,20 +98,30 @@ class Guard:
             return PlainTextResponse(
                 f"refused: open the app at http://127.0.0.1:{self.port}/", status_code=421
             )
+        if request.headers.get("sec-fetch-site") in ("same-site", "cross-site"):
+            # SameSite ignores ports: a page another local server serves is "same-site" and
+            # its requests would carry our cookie. Only our own pages, or the address typed
+            # or opened (Sec-Fetch-Site "none"), may reach the app.
+            return PlainTextResponse(
+                "refused: this request came from another web page, not the app's own. Open "
+                f"the app at http://127.0.0.1:{self.port}/ and use its buttons.",
+                status_code=403,
+            )
         query_token = request.query_params.get("token")
-        if query_token is not None and self._ok(query_token) and request.method in SAFE_METHODS:
+        if query_token is not None and request.method in SAFE_METHODS and self._entry(query_token):
             rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
-            target = request.url.path + ("?" + urlencode(rest) if rest else "")
+            # One leading slash: "//host/x" would be another site's address to the browser.
+            target = "/" + request.url.path.lstrip("/") + ("?" + urlencode(rest) if rest else "")
             redirect = RedirectResponse(target, status_code=303)
             redirect.set_cookie(
                 cookie_name(self.port),
-                self.token,
+                self.session,
                 httponly=True,
                 samesite="strict",
                 path="/",
             )
             return redirect
-        if not self._ok(request.cookies.get(cookie_name(self.port))):
+        if not _same(request.cookies.get(cookie_name(self.port)), self.session):
             return PlainTextResponse(
                 "refused: this page needs the address `dowel app` printed, with its token. "
                 "Open that address again (or restart `dowel app` for a new one).",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,6 +33,7 @@ from host_tools.app import work
 from host_tools.app.jobs import Busy, Job, Jobs
 from host_tools.app.security import Guard
 from host_tools.board.feedback import PRESETS
+from host_tools.board.ports import listed_port
 from host_tools.errors import DowelError
 from host_tools.sim.follow import HOME_SESSIONS, SELFTEST, home_sessions
 from host_tools.store import db
@@ -45,9 +47,17 @@ EVENT_TICK_S = 0.04  # the event stream's pace: 25 live frames a second at most
 class AppState:
     token: str
     port: int
-    jobs: Jobs = field(default_factory=Jobs)
+    jobs: Jobs = field(init=False)
     vboard: object | None = None  # the virtual board this app started (stopped with it)
     log: object = print  # where a bug's traceback goes (the terminal running `dowel app`)
+    closing: bool = False  # set at Ctrl-C: open event streams end, so the server can stop
+
+    def __post_init__(self) -> None:
+        self.jobs = Jobs(log=self.log)  # "see the log" in a job's error means this log
+
+    def close(self) -> None:
+        self.closing = True
+        self.jobs.stop_all()
 
 
 def _env() -> Environment:
@@ -253,33 +263,19 @@ def create_app(state: AppState) -> Guard:
 
     # ---- the dowel --------------------------------------------------------------------------
 
-    def dowel_page(port: str | None, error: str | None = None, status_code: int = 200):
+    def dowel_page(
+        port: str | None,
+        error: str | None = None,
+        status_code: int = 200,
+        status: dict | None = None,
+        busy: Job | None = None,
+    ):
         from host_tools.board.ports import list_ports
 
-        ports = list_ports()
-        status = busy = None
-        if port and not error:
-            busy = state.jobs.holding(port)
-            if busy is None:
-                try:
-                    job = state.jobs.start(
-                        "status", "Read the dowel's status", port, work.board_status
-                    )
-                except Busy as exc:
-                    error = str(exc)
-                else:
-                    _wait_done(job, STATUS_WAIT_S)
-                    if job.running:
-                        job.stop()
-                        error = f"the dowel on {port} did not answer within {STATUS_WAIT_S:.0f} s"
-                    elif job.error:
-                        error = job.error
-                    else:
-                        status = job.result
         return page(
             "dowel.html",
             status_code,
-            ports=ports,
+            ports=list_ports(),
             port=port,
             status=status,
             busy=busy,
@@ -291,7 +287,29 @@ def create_app(state: AppState) -> Guard:
         )
 
     async def dowel(request: Request):
-        return await asyncio.to_thread(dowel_page, request.query_params.get("port"))
+        asked = request.query_params.get("port")
+        if not asked:
+            return await asyncio.to_thread(dowel_page, None)
+        port = await asyncio.to_thread(listed_port, asked)
+        if port is None:
+            return await asyncio.to_thread(dowel_page, None, no_such_port(asked), 404)
+        busy = state.jobs.holding(port)
+        if busy is not None:
+            return await asyncio.to_thread(dowel_page, port, busy=busy)
+        try:
+            job = state.jobs.start("status", "Read the dowel's status", port, work.board_status)
+        except Busy as exc:
+            return await asyncio.to_thread(dowel_page, port, str(exc), 409)
+        # Waited for here, not in a worker thread: a few dowels that never answer must not
+        # take the threads every other page needs.
+        await _wait_done(job, STATUS_WAIT_S)
+        if job.running:
+            job.stop()
+            error = f"the dowel on {port} did not answer within {STATUS_WAIT_S:.0f} s"
+            return await asyncio.to_thread(dowel_page, port, error, 504)
+        if job.error:
+            return await asyncio.to_thread(dowel_page, port, job.error, 502)
+        return await asyncio.to_thread(dowel_page, port, status=job.result)
 
     async def start_vboard(request: Request):
         def start():
@@ -348,6 +366,8 @@ def create_app(state: AppState) -> Guard:
             )
         if kind not in titles or not port:
             return await asyncio.to_thread(dowel_page, None, "choose a dowel first", 400)
+        if await asyncio.to_thread(listed_port, port) != port:
+            return await asyncio.to_thread(dowel_page, None, no_such_port(port), 400)
         title, body = titles[kind]
         try:
             job = state.jobs.start(kind, title, port, body)
@@ -360,10 +380,27 @@ def create_app(state: AppState) -> Guard:
         form = await request.form()
         port = str(form.get("port", ""))
         follow = form.get("follow") == "on" and port == virtual_port()
-        if not port:
-            return await asyncio.to_thread(
-                patient_view, patient, "choose the dowel to calibrate (plug one in)"
-            )
+
+        def refusal():
+            """The page that refuses this calibration, or None: the patient is checked before
+            the dowel is touched."""
+            from host_tools.store import patients
+
+            try:
+                patients.check_patient_id(patient)
+                with db.using(None) as conn:
+                    patients.require_patient(conn, patient)
+            except DowelError as exc:
+                return patients_page(str(exc), 404)
+            if not port:
+                return patient_view(patient, "choose the dowel to calibrate (plug one in)")
+            if listed_port(port) != port:
+                return patient_view(patient, no_such_port(port))
+            return None
+
+        refused = await asyncio.to_thread(refusal)
+        if refused is not None:
+            return refused
 
         def on_start(step: int) -> None:
             from host_tools.sim.follow import calibration_step
@@ -431,23 +468,30 @@ def create_app(state: AppState) -> Guard:
             seen_events = len(job.events)
 
         async def stream():
+            # Woken by the job itself: an open page holds no thread, so a PT's many tabs
+            # cannot starve the pages of the threads they render in.
             nonlocal seen_events
             seen_live = -1
-            yield "retry: 1000\n\n"
-            while True:
-                await asyncio.to_thread(job.wait_change, seen_events, seen_live, 1.0)
-                if await request.is_disconnected():
-                    return
-                if len(job.events) > seen_events:
-                    seen_events = len(job.events)
-                    yield f"event: change\ndata: {seen_events}\n\n"
-                if job.live_seq != seen_live and job.live is not None:
-                    seen_live = job.live_seq
-                    yield f"event: live\ndata: {json.dumps(job.live)}\n\n"
-                if not job.running:
-                    yield "event: end\ndata: end\n\n"
-                    return
-                await asyncio.sleep(EVENT_TICK_S)
+            async with _woken_by(job) as changed:
+                yield "retry: 1000\n\n"
+                while not state.closing:
+                    changed.clear()
+                    if len(job.events) > seen_events:
+                        seen_events = len(job.events)
+                        yield f"event: change\ndata: {seen_events}\n\n"
+                    if job.live_seq != seen_live and job.live is not None:
+                        seen_live = job.live_seq
+                        yield f"event: live\ndata: {json.dumps(job.live)}\n\n"
+                    if not job.running:
+                        yield "event: end\ndata: end\n\n"
+                        return
+                    try:
+                        await asyncio.wait_for(changed.wait(), 1.0)
+                    except TimeoutError:
+                        pass
+                    if await request.is_disconnected():
+                        return
+                    await asyncio.sleep(EVENT_TICK_S)  # live frames at 25 a second at most
 
         return StreamingResponse(stream(), media_type="text/event-stream")
 
@@ -473,12 +517,46 @@ def create_app(state: AppState) -> Guard:
     return Guard(Starlette(routes=routes), state.token, state.port)
 
 
-def _wait_done(job: Job, timeout: float) -> None:
-    import time
+@asynccontextmanager
+async def _woken_by(job: Job):
+    """An asyncio.Event the job sets on each change (from its own thread); clear it, look at the
+    job, then await it."""
+    loop = asyncio.get_running_loop()
+    changed = asyncio.Event()
 
-    end = time.monotonic() + timeout
-    while job.running and time.monotonic() < end:
-        job.wait_change(len(job.events), job.live_seq, 0.2)
+    def wake() -> None:
+        try:
+            loop.call_soon_threadsafe(changed.set)
+        except RuntimeError:
+            pass  # the loop closed: the app is stopping, nobody waits any more
+
+    job.watch(wake)
+    try:
+        yield changed
+    finally:
+        job.unwatch(wake)
+
+
+async def _wait_done(job: Job, timeout: float) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    async with _woken_by(job) as changed:
+        while job.running and (left := end - loop.time()) > 0:
+            changed.clear()
+            if not job.running:
+                return
+            try:
+                await asyncio.wait_for(changed.wait(), left)
+            except TimeoutError:
+                return
+
+
+def no_such_port(port: str) -> str:
+    shown = port if len(port) <= 80 else port[:80] + "…"
+    return (
+        f"no dowel on {shown!r} now: pick one from the list (is it still plugged in? was the "
+        "virtual board stopped?)"
+    )
 
 
 def _attachment(patient: str, suffix: str) -> dict[str, str]:

@@ -150,6 +150,21 @@ def open_failure_hint(
     return BUSY_HINT
 
 
+def listed_port(port: str, ports: Iterable[PortInfo] | None = None) -> str | None:
+    """The device of `ports` (default: every serial port found, and the virtual board) that
+    `port` names, by its path or what the path links to; None for anything else. What a page
+    hands in as a port is only ever opened through this: pyserial takes `spy://`, `socket://`
+    and any file as a port, and would open them."""
+    if not port or "\0" in port:
+        return None
+    want = os.path.realpath(port) if port.startswith("/") else port
+    for info in list_ports() if ports is None else ports:
+        have = os.path.realpath(info.device) if info.device.startswith("/") else info.device
+        if port == info.device or want == have:
+            return info.device
+    return None
+
+
 def likely_ports(**sources) -> list[PortInfo]:
     return [info for info in list_ports(**sources) if info.likely]
 

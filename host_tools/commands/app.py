@@ -58,22 +58,25 @@ def run(args: argparse.Namespace) -> int:
     sock = listen(args.port)
     port = sock.getsockname()[1]
     state = AppState(new_token(), port, log=lambda text: print(text, file=sys.stderr))
-    url = f"http://127.0.0.1:{port}/?token={state.token}"
-    print(f"The dowel app is at {url}\n(open it in the browser on this computer; Ctrl-C stops)")
+    app = create_app(state)
+    base = f"http://127.0.0.1:{port}/"
+    print(
+        f"The dowel app is at {base}?token={state.token}\n"
+        "(open it in the browser on this computer; Ctrl-C stops)"
+    )
     sys.stdout.flush()
     if not args.no_browser:
         import webbrowser
 
-        webbrowser.open(url)
+        # The browser's command line is readable by every user of this computer: it gets a
+        # token that works once, which the browser has used up by the time anyone reads it.
+        webbrowser.open(f"{base}?token={app.one_time()}")
     # No access log: the first request's address carries the token.
     config = uvicorn.Config(
-        create_app(state),
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=2,
+        app, log_level="warning", access_log=False, timeout_graceful_shutdown=2
     )
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        _server(config, state).run(sockets=[sock])
     except KeyboardInterrupt:
         pass  # Ctrl-C is how the app is meant to stop (uvicorn re-raises it once shut down)
     finally:
@@ -82,3 +85,16 @@ def run(args: argparse.Namespace) -> int:
             state.vboard.stop()
     print("The dowel app stopped.")
     return 0
+
+
+def _server(config, state):
+    """uvicorn's server, which at Ctrl-C first ends the app's jobs and event streams: uvicorn
+    waits for open connections before it stops, and a job page's stream stays open."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame):
+            state.close()
+            super().handle_exit(sig, frame)
+
+    return Server(config)

@@ -42,3 +42,24 @@ def client(app_state):
 
 
 ORIGIN = {"origin": f"http://127.0.0.1:{PORT}"}
+
+
+@pytest.fixture
+def no_ports(monkeypatch):
+    import host_tools.board.ports as ports
+
+    monkeypatch.setattr(ports, "list_ports", lambda *a, **k: [])
+    monkeypatch.setattr(ports, "virtual_port", lambda: None)
+
+
+DOWEL_PORT = "/dev/ttyUSB0"
+
+
+@pytest.fixture
+def one_dowel(monkeypatch):
+    """One ESP32 bridge plugged in, at DOWEL_PORT; no virtual board."""
+    import host_tools.board.ports as ports
+
+    dowel = ports.PortInfo(DOWEL_PORT, "CP2102", "CP2102 USB to UART Bridge Controller")
+    monkeypatch.setattr(ports, "list_ports", lambda *a, **k: [dowel])
+    monkeypatch.setattr(ports, "virtual_port", lambda: None)

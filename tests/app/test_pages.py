@@ -24,14 +24,6 @@ def week(dowel_home):
         conn.close()
 
 
-@pytest.fixture
-def no_ports(monkeypatch):
-    import host_tools.board.ports as ports
-
-    monkeypatch.setattr(ports, "list_ports", lambda *a, **k: [])
-    monkeypatch.setattr(ports, "virtual_port", lambda: None)
-
-
 def test_patient_list_and_page(client, week, no_ports):
     listing = client.get("/")
     assert listing.status_code == 200
@@ -87,7 +79,7 @@ def test_dowel_page_offers_the_virtual_board_when_nothing_is_plugged_in(client, 
     assert 'action="/dowel/vboard"' in page.text
 
 
-def test_a_busy_dowel_says_so(client, app_state, no_ports):
+def test_a_busy_dowel_says_so(client, app_state, one_dowel):
     release = threading.Event()
     holder = app_state.jobs.start(
         "pull", "Pull the logs", "/dev/ttyUSB0", lambda j: release.wait(10)
@@ -132,7 +124,7 @@ def test_a_job_page_asks_and_takes_the_answer(client, app_state):
     assert client.get("/jobs/nope").status_code == 404
 
 
-def test_feedback_must_be_one_of_the_schedules(client, app_state, no_ports, monkeypatch):
+def test_feedback_must_be_one_of_the_schedules(client, app_state, one_dowel, monkeypatch):
     from host_tools.app import work
 
     answer = client.post(
@@ -155,3 +147,91 @@ def test_feedback_must_be_one_of_the_schedules(client, app_state, no_ports, monk
     while job.running:
         time.sleep(0.01)
     assert chosen == [("course", True)]
+
+
+def test_a_bug_in_a_job_reaches_the_apps_log():
+    from host_tools.app.server import AppState
+
+    said: list[str] = []
+    state = AppState(token="t", port=1, log=said.append)
+    job = state.jobs.start("pull", "Pull the logs", "p", lambda j: 1 / 0)
+    while job.running:
+        time.sleep(0.005)
+    assert "see the log" in job.error
+    assert "ZeroDivisionError" in said[0] and "Traceback" in said[0]
+
+
+def test_open_job_pages_hold_no_threads_the_other_pages_need(app_state):
+    """A PT's many tabs on a job: each keeps an event stream open. With one worker thread for
+    the whole app, the patient list must still answer while a dozen streams wait; a stream
+    that waited in a thread would hold it for a second at a time, a dozen in a row."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from host_tools.app.security import cookie_name
+    from host_tools.app.server import create_app
+    from tests.app.conftest import PORT
+
+    guard = create_app(app_state)
+    release = threading.Event()
+
+    def calibrating(j):  # a calibration between two live frames
+        j.set_live({"step": 3})
+        release.wait(30)
+
+    job = app_state.jobs.start("calibrate", "Calibrate", "p", calibrating)
+    headers = [
+        (b"host", f"127.0.0.1:{PORT}".encode()),
+        (b"cookie", f"{cookie_name(PORT)}={guard.session}".encode()),
+    ]
+
+    def scope(path: str) -> dict:
+        return {
+            "type": "http",
+            "method": "GET",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "headers": headers,
+            "scheme": "http",
+            "server": ("127.0.0.1", PORT),
+            "client": ("127.0.0.1", 5555),
+            "http_version": "1.1",
+            "root_path": "",
+        }
+
+    async def visit():
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
+        never = asyncio.Event()  # the tabs never close
+
+        async def receive():
+            await never.wait()
+
+        async def tab():
+            async def send(message):
+                pass
+
+            await guard(scope(f"/jobs/{job.id}/events"), receive, send)
+
+        tabs = [asyncio.create_task(tab()) for _ in range(12)]
+        await asyncio.sleep(0.3)  # every stream open and waiting
+        status = []
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+
+        async def receive_once():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        try:
+            await asyncio.wait_for(guard(scope("/"), receive_once, send), 5)
+        finally:
+            release.set()
+            for t in tabs:
+                t.cancel()
+            await asyncio.gather(*tabs, return_exceptions=True)
+        return status
+
+    assert asyncio.run(visit()) == [200]
