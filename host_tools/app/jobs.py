@@ -25,10 +25,15 @@ from typing import Any
 from host_tools.errors import DowelError
 
 RUNNING, DONE, FAILED, STOPPED = "running", "done", "failed", "stopped"
+IDLE_S = 60.0  # well inside the dowel's 300 s without a host call (dowel.hal.HOST_IDLE_MS)
 
 
 class Busy(DowelError):
-    """The dowel already runs another job."""
+    """The dowel already runs another job: `holder`."""
+
+    def __init__(self, message: str, holder: Job):
+        super().__init__(message)
+        self.holder = holder
 
 
 class Stopped(DowelError):
@@ -59,6 +64,9 @@ class Job:
     result: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     stop_requested: bool = False
+    # What keeps the job's dowel from giving up on its host while a question waits (a dowel
+    # left a few minutes without a host call resets itself: dowel.hal.keepalive).
+    idle: Callable[[], None] | None = field(default=None, repr=False)
     _cond: threading.Condition = field(default_factory=threading.Condition, repr=False)
     _questions: itertools.count = field(default_factory=lambda: itertools.count(1), repr=False)
     _watchers: set[Callable[[], None]] = field(default_factory=set, repr=False)
@@ -102,13 +110,19 @@ class Job:
             self._changed()
 
     def ask(self, text: str, choices: tuple[str, ...]) -> str:
-        """Block until the page answers with one of `choices`; Stopped if the PT stops."""
+        """Block until the page answers with one of `choices`; Stopped if the PT stops. While
+        it waits, `idle` (if the job set one) runs every IDLE_S in the job's thread."""
         with self._cond:
             q = self.question = Question(next(self._questions), text, choices)
             self.events.append({"kind": "question", "id": q.id, "text": text})
             self._changed()
             while q.answer is None and not self.stop_requested:
-                self._cond.wait()
+                if not self._cond.wait(IDLE_S) and self.idle is not None:
+                    self._cond.release()
+                    try:
+                        self.idle()
+                    finally:
+                        self._cond.acquire()
             self.question = None
             self._changed()
             if q.answer is None:
@@ -177,7 +191,8 @@ class Jobs:
             if busy is not None:
                 raise Busy(
                     f"the dowel on {port} is busy: {busy.title} (started "
-                    f"{busy.age_s:.0f} s ago). Wait for it to finish, or stop it on its page."
+                    f"{busy.age_s:.0f} s ago). Wait for it to finish, or stop it on its page.",
+                    busy,
                 )
             job = Job(secrets.token_hex(8), kind, title, port)
             self._jobs[job.id] = job

@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -41,6 +42,7 @@ from host_tools.store import db
 HERE = Path(__file__).parent
 STATUS_WAIT_S = 20.0  # a board that has not answered its status by then is reported as such
 EVENT_TICK_S = 0.04  # the event stream's pace: 25 live frames a second at most
+PROGRESS_EVERY_S = 0.25  # a progress bar redrawn 4 times a second at most (the panel is HTML)
 
 
 @dataclass
@@ -110,7 +112,8 @@ def create_app(state: AppState) -> Guard:
 
     # ---- patients ---------------------------------------------------------------------------
 
-    def patients_page(error: str | None = None, status_code: int = 200):
+    def patients_page(error: str | None = None, status_code: int = 200, typed: dict | None = None):
+        """The list; `typed`: what the PT had typed into the add form (kept after a refusal)."""
         from host_tools.report.overview import overview
 
         with db.using(None) as conn:
@@ -120,6 +123,7 @@ def create_app(state: AppState) -> Guard:
             status_code,
             rows=rows,
             error=error,
+            typed=typed or {},
             ports=likely_ports(),
             nav="patients",
         )
@@ -141,7 +145,8 @@ def create_app(state: AppState) -> Guard:
                 with db.using(None) as conn:
                     patients.set_prescription(conn, patient, sets, reps)
             except DowelError as exc:
-                return patients_page(str(exc), 400)
+                typed = {"patient": patient, "prescription": prescription}
+                return patients_page(str(exc), 400, typed)
             return RedirectResponse(f"/patients/{patient}", status_code=303)
 
         return await asyncio.to_thread(add)
@@ -164,7 +169,13 @@ def create_app(state: AppState) -> Guard:
         }
 
     async def patient_page(request: Request):
-        return await asyncio.to_thread(patient_view, request.path_params["patient"])
+        notice = None
+        if request.query_params.get("saved") == "prescription":
+            notice = (
+                "Prescription saved. The dowel counts it from the next calibration, or once "
+                "you set its feedback on the dowel page."
+            )
+        return await asyncio.to_thread(patient_view, request.path_params["patient"], notice=notice)
 
     async def set_prescription(request: Request):
         patient = request.path_params["patient"]
@@ -180,11 +191,17 @@ def create_app(state: AppState) -> Guard:
                     patients.set_prescription(conn, patient, sets, reps)
             except DowelError as exc:
                 return patient_view(patient, str(exc))
-            return RedirectResponse(f"/patients/{patient}", status_code=303)
+            return RedirectResponse(f"/patients/{patient}?saved=prescription", status_code=303)
 
         return await asyncio.to_thread(save)
 
-    def patient_view(patient: str, error: str | None = None, status_code: int | None = None):
+    def patient_view(
+        patient: str,
+        error: str | None = None,
+        status_code: int | None = None,
+        holder: Job | None = None,
+        notice: str | None = None,
+    ):
         """The patient's page; with `error` (an action's one line) at its top, a 400 unless
         `status_code` says otherwise."""
         try:
@@ -198,6 +215,8 @@ def create_app(state: AppState) -> Guard:
             ports=likely_ports(),
             virtual=virtual_port(),
             error=error,
+            holder=holder,
+            notice=notice,
             nav="patients",
         )
 
@@ -289,6 +308,9 @@ def create_app(state: AppState) -> Guard:
     async def dowel(request: Request):
         asked = request.query_params.get("port")
         if not asked:
+            only = await asyncio.to_thread(likely_ports)
+            if len(only) == 1:  # one dowel plugged in: that is the one the PT means
+                return RedirectResponse(f"/dowel?{urlencode({'port': only[0].device})}", 303)
             return await asyncio.to_thread(dowel_page, None)
         port = await asyncio.to_thread(listed_port, asked)
         if port is None:
@@ -299,7 +321,7 @@ def create_app(state: AppState) -> Guard:
         try:
             job = state.jobs.start("status", "Read the dowel's status", port, work.board_status)
         except Busy as exc:
-            return await asyncio.to_thread(dowel_page, port, str(exc), 409)
+            return await asyncio.to_thread(dowel_page, port, str(exc), 409, busy=exc.holder)
         # Waited for here, not in a worker thread: a few dowels that never answer must not
         # take the threads every other page needs.
         await _wait_done(job, STATUS_WAIT_S)
@@ -372,7 +394,7 @@ def create_app(state: AppState) -> Guard:
         try:
             job = state.jobs.start(kind, title, port, body)
         except Busy as exc:
-            return await asyncio.to_thread(dowel_page, port, str(exc), 409)
+            return await asyncio.to_thread(dowel_page, port, str(exc), 409, busy=exc.holder)
         return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
     async def start_calibration(request: Request):
@@ -415,7 +437,7 @@ def create_app(state: AppState) -> Guard:
                 lambda job: work.calibration(job, patient, on_start=on_start if follow else None),
             )
         except Busy as exc:
-            return await asyncio.to_thread(patient_view, patient, str(exc), 409)
+            return await asyncio.to_thread(patient_view, patient, str(exc), 409, exc.holder)
         job.result["patient"] = patient
         return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
@@ -472,12 +494,19 @@ def create_app(state: AppState) -> Guard:
             # cannot starve the pages of the threads they render in.
             nonlocal seen_events
             seen_live = -1
+            seen_progress, progress_at = None, 0.0
+            loop = asyncio.get_running_loop()
             async with _woken_by(job) as changed:
                 yield "retry: 1000\n\n"
                 while not state.closing:
                     changed.clear()
-                    if len(job.events) > seen_events:
-                        seen_events = len(job.events)
+                    progressed = (
+                        job.progress != seen_progress
+                        and loop.time() - progress_at >= PROGRESS_EVERY_S
+                    )
+                    if len(job.events) > seen_events or progressed:
+                        seen_events, seen_progress = len(job.events), job.progress
+                        progress_at = loop.time()
                         yield f"event: change\ndata: {seen_events}\n\n"
                     if job.live_seq != seen_live and job.live is not None:
                         seen_live = job.live_seq
@@ -486,7 +515,11 @@ def create_app(state: AppState) -> Guard:
                         yield "event: end\ndata: end\n\n"
                         return
                     try:
-                        await asyncio.wait_for(changed.wait(), 1.0)
+                        # A progress change held back above is sent at the next pass.
+                        pending = job.progress != seen_progress
+                        await asyncio.wait_for(
+                            changed.wait(), PROGRESS_EVERY_S if pending else 1.0
+                        )
                     except TimeoutError:
                         pass
                     if await request.is_disconnected():

@@ -140,6 +140,7 @@ def calibration(
 ) -> dict:
     ui = CalibrationUI(job, on_start)
     with api.connect(job.port, fresh=True) as link, db.using(None) as conn:
+        job.idle = lambda: link.exec("")  # a host call: the dowel waits for the PT
         board_config.warn_if_rejected(link, job.say)
         findings = check_drift(link, conn)
         if findings:
@@ -191,6 +192,7 @@ def selftest(job: Job, on_start: Callable[[], None] | None = None) -> dict:
     from host_tools.selftest import session
 
     with api.connect(job.port, fresh=True) as link:
+        job.idle = lambda: link.exec("")  # a host call: the dowel waits for the PT
         board_config.warn_if_rejected(link, job.say)
         if on_start:
             on_start()
@@ -235,18 +237,22 @@ def pull(job: Job, keep: bool = False) -> dict:
 
 
 def set_feedback(job: Job, preset: str, probe: bool) -> dict:
-    """Write the feedback the PT chose (`host_tools.board.feedback`) to the dowel's config.
-    Probe sets are sets, so a dowel that counts none yet (calibrated before it learned the
-    prescription) gets its patient's prescription too."""
-    from host_tools.store.patients import prescription_of
+    """Write the feedback the PT chose (`host_tools.board.feedback`) to the dowel's config,
+    with the prescription this computer holds for the dowel's patient: the set cues and probe
+    sets count it, and the PT may have changed it since the calibration."""
+    from host_tools.store.patients import get_patient
 
     pairs = preset_pairs(preset, probe)
     with api.connect(job.port) as link:
         cfg, _reason = api.read_config(link)
-        if probe and not cfg["reps_per_set"]:
-            with db.using(None) as conn:
-                sets, reps = prescription_of(conn, board_config.calibrated_patient(cfg))
-            pairs += [("sets_per_day", str(sets)), ("reps_per_set", str(reps))]
+        patient = board_config.calibrated_patient(cfg)
+        with db.using(None) as conn:
+            info = get_patient(conn, patient) if patient else None
+        if info is not None:
+            pairs += [
+                ("sets_per_day", str(info.sets_per_day)),
+                ("reps_per_set", str(info.reps_per_set)),
+            ]
         _old, new = board_config.set_fields(link, pairs)
     return {
         "summary": f"The dowel now gives: {describe(new)}.",

@@ -69,11 +69,14 @@ class PullReport:
 
     def summary(self) -> str:
         """What the pull did, in one line for the PT (every face says the same)."""
+        from host_tools.words import count
+
         c = self.counts
         return (
-            f"{self.segments} segment(s), {self.payload_bytes} bytes: {c.reps_new} new reps "
-            f"({c.reps_seen - c.reps_new} already imported), {c.sessions_new} new sessions; "
-            f"{len(self.deleted)} segment(s) deleted on the dowel"
+            f"{count(c.reps_new, 'new rep')} in {count(c.sessions_new, 'new session')} "
+            f"({c.reps_seen - c.reps_new} already imported), from "
+            f"{count(self.segments, 'log segment')} ({self.payload_bytes} bytes), every one "
+            f"verified; {len(self.deleted)} deleted on the dowel"
             + (", kept: " + ", ".join(self.kept) if self.kept else "")
         )
 

@@ -23,6 +23,7 @@ from host_tools.report.summary import (
     summarize,
 )
 from host_tools.store.patients import prescription_words
+from host_tools.words import count
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,8 @@ FOOTER = (
     "report. Patient identified by pseudonym only."
 )
 NO_IMU = (
-    "No IMU data: this dowel has no motion sensor, or no session with one in this period, so "
-    "depth and tempo were not measured."
+    "No depth or tempo: no session in this period was recorded with the dowel's motion sensor "
+    "(no sessions yet, or a dowel without one)."
 )
 
 
@@ -165,8 +166,8 @@ def monitoring_text(windows: list[MonitoringWindow]) -> str:
     parts = []
     for w in windows:
         span = f"{date_text(w.first)} to {date_text(w.last)}"
-        so_far = "" if w.complete else f", {w.days} days of the window so far"
-        parts.append(f"data on {w.days_with_data} of {w.days} days from {span}{so_far}")
+        so_far = "" if w.complete else f", {count(w.days, 'day')} of the window so far"
+        parts.append(f"data on {w.days_with_data} of {count(w.days, 'day')} from {span}{so_far}")
     return _capital("; ".join(parts)) + "."
 
 

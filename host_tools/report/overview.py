@@ -1,6 +1,6 @@
 """The clinic's patient list: for each patient the last session, this week's practice against
 the prescription, and what the PT should look at (a drifted sensor, a low battery, no
-calibration yet).
+calibration yet, little practice in a full week at home, many reps that lost a point).
 
     for row in overview(conn):
         print(row.patient, row.week_reps, "of", row.week_target, row.warnings)
@@ -20,6 +20,10 @@ from host_tools.report.data import ReportData, load_report_data, local_zone
 from host_tools.store.patients import list_patients
 
 WEEK_DAYS = 7
+# What the list flags in a full week at home (the patient calibrated at least WEEK_DAYS ago):
+LOW_PRACTICE_PCT = 50  # under half the prescription's reps
+HIGH_FAULT_PCT = 40  # this share or more of the week's reps lost a point...
+FAULT_MIN_REPS = 10  # ...of at least this many reps (fewer say little)
 # A session that began under the firmware's low-battery level: the dowel needs charging.
 LOW_BATTERY_PCT = battery.percent(battery.LOW_MV)
 
@@ -39,6 +43,19 @@ class PatientRow:
     @property
     def week_pct(self) -> int:
         return round(100 * self.week_reps / self.week_target) if self.week_target else 0
+
+
+def practice_warnings(week: list, target: int, full_week: bool) -> list[str]:
+    """This week's practice and form, when they need the PT: `week` the sessions of the last
+    WEEK_DAYS days, `target` the prescription's reps over them."""
+    out = []
+    reps = sum(s.reps for s in week)
+    if full_week and target and 100 * reps < LOW_PRACTICE_PCT * target:
+        out.append(f"practised {round(100 * reps / target)} % of the prescription this week")
+    lost = reps - sum(s.clean for s in week)
+    if reps >= FAULT_MIN_REPS and 100 * lost >= HIGH_FAULT_PCT * reps:
+        out.append(f"form: {round(100 * lost / reps)} % of this week's reps lost a point")
+    return out
 
 
 def warnings(data: ReportData, last_battery_pct: int | None) -> list[str]:
@@ -73,8 +90,18 @@ def patient_row(conn, patient: str, today: date, tz: tzinfo) -> PatientRow:
         week_reps=sum(per_day.values()),
         week_target=data.target_reps * WEEK_DAYS,
         week_days_met=sum(1 for reps in per_day.values() if reps >= data.target_reps),
-        warnings=tuple(warnings(data, last.battery_pct if last else None)),
+        warnings=tuple(
+            warnings(data, last.battery_pct if last else None)
+            + practice_warnings(week, data.target_reps * WEEK_DAYS, _home_all_week(data, first))
+        ),
     )
+
+
+def _home_all_week(data: ReportData, first: date) -> bool:
+    """Had the patient the dowel (calibrated) on every day of the week from `first`?"""
+    if not data.calibrations:
+        return False
+    return data.local_day(data.calibrations[0].taken) < first
 
 
 def overview(conn, today: date | None = None, tz: tzinfo | None = None) -> list[PatientRow]:

@@ -45,6 +45,8 @@ def test_prescription_is_set_or_refused_in_one_line(client, week, no_ports):
     )
     assert answer.status_code == 303
     assert "3x8/day" in client.get("/").text
+    saved = client.get(answer.headers["location"])
+    assert "Prescription saved. The dowel counts it from the next calibration" in saved.text
     bad = client.post(
         "/patients/P-0002/prescription", data={"prescription": "lots"}, headers=ORIGIN
     )
@@ -88,6 +90,7 @@ def test_a_busy_dowel_says_so(client, app_state, one_dowel):
         answer = client.post("/dowel/selftest", data={"port": "/dev/ttyUSB0"}, headers=ORIGIN)
         assert answer.status_code == 409
         assert "busy: Pull the logs" in answer.text
+        assert f'href="/jobs/{holder.id}"' in answer.text  # the refusal links to the holder
         page = client.get("/dowel?port=/dev/ttyUSB0")
         assert f'href="/jobs/{holder.id}"' in page.text  # follow the job that holds it
     finally:
@@ -235,3 +238,55 @@ def test_open_job_pages_hold_no_threads_the_other_pages_need(app_state):
         return status
 
     assert asyncio.run(visit()) == [200]
+
+
+def test_a_progress_bar_moves_without_other_news(client, app_state):
+    # A session at home reports only progress: the page must redraw its bar all the same.
+    def body(j):
+        for done in range(1, 4):
+            j.set_progress(done, 3)
+            time.sleep(0.4)
+
+    job = app_state.jobs.start("home", "Home", "p", body)
+    events = client.get(f"/jobs/{job.id}/events?since=0").text
+    assert not job.events and events.count("event: change") >= 3, events
+
+
+def test_after_a_redo_the_panel_shows_only_the_new_attempt():
+    from host_tools.app.jobs import Job, Question
+    from host_tools.app.server import _env
+
+    def proposal(level: str) -> dict:
+        row = {"point": "sacrum", "released": "300 ±20", "contact": level, "problem": None}
+        return {"kind": "proposal", "rows": [{**row, "off": 1, "on": 2}]}
+
+    job = Job("j", "calibrate", "Calibrate", "p")
+    job.events = [
+        {"kind": "step", "step": 2, "title": "neutral hold", "text": "Stand tall."},
+        proposal("OLD-LEVEL"),
+        {"kind": "refused", "problems": ["OLD-PROBLEM"]},
+        {"kind": "redo"},
+        proposal("NEW-LEVEL"),
+    ]
+    job.question = Question(3, "Write these thresholds to the dowel?", ("Accept", "Redo"))
+    html = _env().get_template("_panel.html").render(job=job)
+    assert "NEW-LEVEL" in html and html.count('class="list proposal"') == 1
+    assert "OLD-LEVEL" not in html and "OLD-PROBLEM" not in html
+
+
+def test_a_refused_new_patient_keeps_what_was_typed(client, no_ports):
+    answer = client.post(
+        "/patients", data={"patient": "P-0042", "prescription": "lots"}, headers=ORIGIN
+    )
+    assert answer.status_code == 400 and "e.g. 5x10/day" in answer.text
+    assert 'value="P-0042"' in answer.text and 'value="lots"' in answer.text
+
+
+def test_the_only_dowel_plugged_in_is_the_one_shown(client, one_dowel):
+    from urllib.parse import quote
+
+    from tests.app.conftest import DOWEL_PORT
+
+    answer = client.get("/dowel")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/dowel?port=" + quote(DOWEL_PORT, safe="")

@@ -140,6 +140,11 @@ def test_a_script_tag_as_patient_id_is_refused_and_shown_escaped(client):
     assert script not in answer.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in answer.text
     assert "is not valid" in answer.text  # the one-line reason, the same as the CLI's
+    # Kept in the form's field after the refusal: still text, never an attribute of its own.
+    breakout = '"autofocus onfocus="alert(1)'
+    answer = client.post("/patients", data={"patient": breakout}, headers=ORIGIN)
+    assert answer.status_code == 400 and breakout not in answer.text
+    assert 'value="&#34;autofocus onfocus=&#34;alert(1)"' in answer.text
     for path in ("/patients/%3Cscript%3Ealert(1)%3C%2Fscript%3E", "/patients/%3Cb%3E/report.pdf"):
         page = client.get(path)
         assert page.status_code == 404 and "<script>alert" not in page.text

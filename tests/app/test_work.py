@@ -219,6 +219,16 @@ def test_the_feedback_the_pt_chose_is_written_with_the_sets_probe_sets_need(monk
     wait(job)
     on_board, _ = dconfig.read(str(tmp_path / "dowel.json"))
     assert (on_board["schedule"], on_board["probe"], on_board["feedback"]) == ([], "off", "loss")
+    # The PT changed the prescription since: setting the feedback takes it to the dowel.
+    with db.connect() as conn:
+        set_prescription(conn, "P-0042", 2, 15)
+    job = jobsmod.Jobs().start(
+        "feedback", "Set the feedback", "fake", lambda j: work.set_feedback(j, "loss", False)
+    )
+    wait(job)
+    on_board, _ = dconfig.read(str(tmp_path / "dowel.json"))
+    assert (on_board["sets_per_day"], on_board["reps_per_set"]) == (2, 15)
+    assert "2 sets of 15 reps a day" in job.result["summary"]
 
 
 class StandInVirtualBoard:
@@ -289,3 +299,20 @@ def test_a_home_session_on_a_board_without_firmware_names_the_fix(monkeypatch):
     wait(job, 10)
     assert job.state == jobsmod.FAILED and board.played == []
     assert "install the dowel firmware" in job.error
+
+
+def test_a_waiting_question_keeps_the_dowel_from_giving_up(monkeypatch):
+    # The dowel resets after minutes without a host call; a PT may leave a question longer.
+    monkeypatch.setattr(jobsmod, "IDLE_S", 0.02)
+    calls = []
+
+    def body(j):
+        j.idle = lambda: calls.append(time.monotonic())
+        return {"said": j.ask("Ready?", ("Start",))}
+
+    job = jobsmod.Jobs().start("calibrate", "Calibrate", "p", body)
+    while len(calls) < 3:
+        time.sleep(0.01)
+    assert job.answer(job.question.id, "Start")
+    wait(job)
+    assert job.result == {"said": "Start"}

@@ -4,7 +4,7 @@ a PT acts on."""
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
+from datetime import date, timedelta, timezone
 
 from host_tools.report.overview import LOW_BATTERY_PCT, overview
 from tests.report.weekdata import END
@@ -54,3 +54,30 @@ def test_the_low_battery_level_is_the_firmwares():
     from dowel import battery
 
     assert LOW_BATTERY_PCT == battery.percent(battery.LOW_MV) and 0 < LOW_BATTERY_PCT < 20
+
+
+def test_a_full_week_of_little_practice_is_flagged(conn, week):
+    row = rows_by_patient(conn, today=END + timedelta(days=7))["P-0001"]
+    assert "practised 0 % of the prescription this week" in row.warnings
+    # P-0002 was calibrated on 5 Mar and never practised: flagged a full week on, not before.
+    assert (
+        "practised 0 % of the prescription this week" in rows_by_patient(conn)["P-0002"].warnings
+    )
+    soon = rows_by_patient(conn, today=date(2025, 3, 8))["P-0002"]
+    assert not any("practised" in w for w in soon.warnings)
+
+
+def test_a_week_of_reps_that_lose_points_is_flagged():
+    from host_tools.report.data import SessionStats
+    from host_tools.report.overview import practice_warnings
+
+    def session(reps, clean):
+        return SessionStats("d", 1, None, None, True, "0.1.0", reps=reps, clean=clean)
+
+    assert practice_warnings([session(10, 6)], 70, True) == [
+        "practised 14 % of the prescription this week",
+        "form: 40 % of this week's reps lost a point",
+    ]
+    assert practice_warnings([session(10, 7)], 20, True) == []  # 30 % lost: not flagged
+    assert practice_warnings([session(9, 0)], 9, True) == []  # too few reps to say
+    assert practice_warnings([session(1, 1)], 70, False) == []  # not a full week at home

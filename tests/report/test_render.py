@@ -122,7 +122,7 @@ def test_page_without_imu_says_so(conn, week):
     page = render_html(data, GENERATED)
     assert 'id="fig-adherence"' in page and 'id="fig-outcomes"' in page
     assert 'id="fig-depth"' not in page and 'id="fig-timing"' not in page
-    assert 'id="no-depth"' in page and "No IMU data" in page
+    assert 'id="no-depth"' in page and "No depth or tempo" in page
     assert "No calibration recorded for this patient." in page
 
 

@@ -53,6 +53,24 @@
     if (pending === null) pending = setTimeout(() => { pending = null; redraw(); }, 30);
   });
   if (live) events.addEventListener("live", (e) => draw(JSON.parse(e.data)));
+  // The app stopped (Ctrl-C) or the computer slept: EventSource retries without end and the
+  // page would say "working…" forever. After a few seconds without it, say so.
+  let lost = null;
+  const notice = document.createElement("p");
+  notice.className = "error";
+  notice.setAttribute("role", "alert");
+  notice.id = "lost";
+  notice.textContent =
+    "The app is not answering: it may have been stopped. Start it again (dowel app), then " +
+    "open the address it prints.";
+  events.addEventListener("error", () => {
+    if (lost === null) lost = setTimeout(() => panel.prepend(notice), 4000);
+  });
+  events.addEventListener("open", () => {
+    clearTimeout(lost);
+    lost = null;
+    notice.remove();
+  });
   events.addEventListener("end", async () => {
     events.close();
     await redraw();
