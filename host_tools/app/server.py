@@ -36,6 +36,7 @@ from host_tools.app.security import Guard
 from host_tools.board.feedback import PRESETS
 from host_tools.board.ports import listed_port
 from host_tools.errors import DowelError
+from host_tools.report.data import POINT_LABELS
 from host_tools.sim.follow import HOME_SESSIONS, SELFTEST, home_sessions
 from host_tools.store import db
 
@@ -70,7 +71,15 @@ def _env() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = _when
+    env.filters["port_name"] = _port_name
     return env
+
+
+def _port_name(port: str | None) -> str:
+    """How a page names `port`: the virtual board by that name, not its file's path."""
+    from host_tools.board.ports import virtual_port
+
+    return "the virtual board" if port and port == virtual_port() else str(port)
 
 
 def _when(moment: datetime | str | None) -> str:
@@ -166,6 +175,7 @@ def create_app(state: AppState) -> Guard:
             "meta": doc.meta,
             "blocks": [Markup(block_html(b)) for b in doc.blocks],
             "reps": rows,
+            "labels": POINT_LABELS,  # "midback" -> "mid-back", as the report says it
         }
 
     async def patient_page(request: Request):

@@ -31,7 +31,10 @@ from host_tools.calibrate.session import (
 )
 from host_tools.store import db
 
-STOPPED_CALIBRATION = "calibration stopped by the PT; nothing was written to the dowel"
+STOPPED_CALIBRATION = (
+    "calibration stopped by the PT; nothing was written to the dowel, which keeps the "
+    "calibration it had"
+)
 LIVE_HZ = 50  # snapshots a second at most; the page draws at its own rate (>= 20 Hz)
 # A link's close leaves the board to run main.py again; its imports and boot take a moment
 # more before the loop watches the pads.

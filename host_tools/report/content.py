@@ -133,15 +133,19 @@ def sessions_table(data: ReportData) -> Table:
 
 
 def calibrations_table(data: ReportData) -> Table:
-    head = ["Calibrated", "Dowel"] + [f"{POINT_LABELS[p]} contact / zero" for p in POINTS]
+    # The levels measured and the thresholds the dowel was given: a loss is a dip under "off".
+    head = ["Calibrated", "Dowel"] + [
+        f"{POINT_LABELS[p]}: contact / zero, on / off" for p in POINTS
+    ]
     rows = []
     for c in data.calibrations:
         cells = [_when(data, c.taken), c.device_id]
         for p in POINTS:
             lv = c.levels.get(p, {})
-            contact = f"{lv['contact']:.0f}" if "contact" in lv else "–"
-            zero = f"{lv['zero']:.0f}" if "zero" in lv else "–"
-            cells.append(f"{contact} / {zero}")
+            contact, zero, on, off = (
+                f"{lv[k]:.0f}" if k in lv else "–" for k in ("contact", "zero", "on", "off")
+            )
+            cells.append(f"{contact} / {zero}, {on} / {off}")
         rows.append(cells)
     return Table("calibrations", head, rows)
 

@@ -220,8 +220,9 @@ def test_a_visit_end_to_end(app_server, slow_expect, tmp_path):
         # The patient's page: the reps the ground truth says, in order, with their outcome.
         rows = page.locator("#reps tr.rep")
         expect(rows).to_have_count(len(truth["reps"]))
-        outcomes = rows.locator("td.outcome").all_inner_texts()
+        outcomes = [r.get_attribute("data-outcome") for r in rows.all()]
         assert outcomes == [t["lost"] or "clean" for t in truth["reps"]]
+        assert "mid-back lost" in rows.locator("td.outcome").all_inner_texts()  # PT's words
         expect(page.locator(".report")).to_contain_text("Adherence")
         # The three reps were the day's probe set: the learning section says so.
         expect(page.locator(".report")).to_contain_text("Without feedback (probe sets)")
