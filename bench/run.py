@@ -28,7 +28,7 @@ from bench import corpus as corpus_mod
 from bench.corpus import Params, make_corpus
 from bench.detectors import Score, detectors, score_detector
 
-SECTIONS = ("detection", "loop", "footprint", "log", "store", "board")
+SECTIONS = ("detection", "loop", "footprint", "log", "store", "board", "app")
 FULL = {"traces": 240, "steps": 5000, "rounds": 7}
 QUICK = {"traces": 60, "steps": 500, "rounds": 3}
 TARGET_RATIO = 2.0
@@ -391,6 +391,21 @@ def board_section(quick: bool) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# 6. The PT's app
+
+
+def app_section(quick: bool) -> str:
+    from bench import bench_app
+
+    head = (
+        "6. The PT's app (bench/bench_app.py): `dowel app`, the virtual board and headless "
+        "Chromium, at the calibration's check step"
+    )
+    rows = [list(row) for row in bench_app.run(quick=quick)]
+    return "\n".join([head, "", table(["figure", "value", "compared against", "target"], rows)])
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -439,8 +454,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 text = log_section()
             elif name == "store":
                 text = store_section(quick)
-            else:
+            elif name == "board":
                 text = board_section(quick)
+            else:
+                text = app_section(quick)
         except Exception as exc:  # a section that cannot run is reported, the rest still run
             failed = True
             detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
