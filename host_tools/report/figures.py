@@ -333,7 +333,7 @@ def calibration_figure(data: ReportData) -> Figure | None:
                 label=f"{LABELS[point].split()[0]} drift prompt (level seen)",
             )
         levels += [p[1] for p in pts] + [d.current for d in drift]
-    ax.set_ylabel("FSR reading\n(ADC counts)")
+    ax.set_ylabel("sensor reading\n(0 to 65535)")
     ax.yaxis.set_major_locator(MaxNLocator(5))
     fit_y(ax, levels, floor=None)
     moments = [when(c.taken) for c in cals] + [when(d.seen) for d in data.drift_prompts]

@@ -399,8 +399,9 @@ def learning_lines(data: ReportData) -> list[str]:
     if not learning.probe_reps:
         lines.append(
             "No probe sets in this period, so what the patient does without the dowel's help "
-            "is not measured against the same sets: `dowel config set reps_per_set=10 "
-            "probe=first` makes the first set of each day a probe set."
+            "is not measured against the same sets: on the dowel page of `dowel app`, "
+            "'the first set of each day is a probe set' (or `dowel config set probe=first`) "
+            "makes one."
         )
     depths = [w.loss_pitch for w in weeks if w.loss_pitch.n]
     if len(depths) >= 2:

@@ -18,6 +18,7 @@ it runs as root, as in CI); without it this test skips, saying so.
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -71,7 +72,7 @@ def app_server(tmp_path, monkeypatch):
             assert proc.poll() is None, out.read_text()
             time.sleep(0.1)
         assert url, "dowel app printed no address: " + out.read_text()
-        yield url, out
+        yield url, out, proc
     finally:
         proc.terminate()  # Ctrl-C's SIGINT ends it as cleanly; terminate is the same path
         try:
@@ -115,7 +116,7 @@ def test_a_visit_end_to_end(app_server, slow_expect, tmp_path):
 
     from host_tools.vboard import VirtualBoard
 
-    url, out = app_server
+    url, out, proc = app_server
     base = url.split("?")[0].rstrip("/")
     patient = "P-E2E"
     with sync_playwright() as pw:
@@ -241,8 +242,20 @@ def test_a_visit_end_to_end(app_server, slow_expect, tmp_path):
         row = page.locator("#patients tbody tr", has_text=patient)
         expect(row).to_contain_text(f"{len(truth['reps'])} of 21 reps")
         shot(page, "patients")
+
+        # Ctrl-C while a job runs: the app stops at once and cleanly, and the job's page says
+        # it is gone instead of "working…" for ever.
+        page.goto(f"{base}/dowel?port={board.port}")
+        page.get_by_label("nine hinges", exact=False).check()
+        click(page, "Play the session")
+        expect(page.locator("#progress")).to_be_visible()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(15) == 0
+        expect(page.locator("#lost")).to_contain_text("The app is not answering")
+        expect(page.get_by_role("button", name="Stop")).to_be_hidden()
         browser.close()
-    # The token is printed once, in the address; no request line repeats it.
     text = out.read_text()
+    assert text.rstrip().endswith("The dowel app stopped.") and "Traceback" not in text, text
+    # The token is printed once, in the address; no request line repeats it.
     token = url.split("token=")[1]
     assert text.count(token) == 1, text

@@ -61,15 +61,23 @@
   notice.setAttribute("role", "alert");
   notice.id = "lost";
   notice.textContent =
-    "The app is not answering: it may have been stopped. Start it again (dowel app), then " +
-    "open the address it prints.";
+    "The app is not answering: it may have been stopped, and this job with it. Start the " +
+    "app again, open the address it prints, and start the job again.";
   events.addEventListener("error", () => {
-    if (lost === null) lost = setTimeout(() => panel.prepend(notice), 4000);
+    if (lost !== null) return;
+    lost = setTimeout(() => {
+      panel.prepend(notice);
+      // Nothing here runs any more: no "working…", no Stop, no question to answer.
+      panel.querySelectorAll(".inline, #question").forEach((el) => { el.hidden = true; });
+    }, 4000);
   });
   events.addEventListener("open", () => {
     clearTimeout(lost);
     lost = null;
-    notice.remove();
+    if (notice.isConnected) {  // back (the computer slept): the panel as the job is now
+      notice.remove();
+      redraw();
+    }
   });
   events.addEventListener("end", async () => {
     events.close();
