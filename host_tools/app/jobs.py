@@ -176,7 +176,11 @@ class Jobs:
 
     def holding(self, port: str) -> Job | None:
         with self._lock:
-            return next((j for j in self._jobs.values() if j.port == port and j.running), None)
+            return self._holder(port)
+
+    def _holder(self, port: str) -> Job | None:
+        """Under the lock: the running job that holds `port`."""
+        return next((j for j in self._jobs.values() if j.port == port and j.running), None)
 
     def stop_all(self) -> None:
         """Ask every running job to stop (the app is closing)."""
@@ -187,7 +191,7 @@ class Jobs:
 
     def start(self, kind: str, title: str, port: str, body: Callable[[Job], dict | None]) -> Job:
         with self._lock:
-            busy = next((j for j in self._jobs.values() if j.port == port and j.running), None)
+            busy = self._holder(port)
             if busy is not None:
                 raise Busy(
                     f"the dowel on {port} is busy: {busy.title} (started "

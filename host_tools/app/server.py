@@ -116,9 +116,6 @@ def create_app(state: AppState) -> Guard:
             raise DowelError("the virtual board stopped: start it again on the dowel page")
         return board
 
-    def _patient_plays(scenario: str):
-        return lambda: _virtual_board().play(scenario)
-
     # ---- patients ---------------------------------------------------------------------------
 
     def patients_page(error: str | None = None, status_code: int = 200, typed: dict | None = None):
@@ -367,7 +364,7 @@ def create_app(state: AppState) -> Guard:
             "selftest": (
                 "Self-test",
                 lambda job: work.selftest(
-                    job, on_start=_patient_plays(SELFTEST) if follow else None
+                    job, on_start=(lambda: _virtual_board().play(SELFTEST)) if follow else None
                 ),
             ),
             "pull": ("Pull the logs", work.pull),

@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 
 from host_tools.store.patients import prescription_words
+from host_tools.words import count
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,10 @@ def _stage_words(stage: dict) -> str:
         words = f"{stage.get('pct', '?')} % of reps"
     if "days" in stage:
         n = stage["days"]
-        return f"{words} ({n} day{'s' if n != 1 else ''})"
+        return f"{words} ({count(n, 'day')})"
     if "sessions" in stage:
         n = stage["sessions"]
-        return f"{words} ({n} session{'s' if n != 1 else ''})"
+        return f"{words} ({count(n, 'session')})"
     if "until" in stage:
         u = stage["until"]
         return f"{words} (until under {u['fault_below_pct']} % faults in {u['last_reps']} reps)"

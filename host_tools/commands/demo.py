@@ -27,6 +27,7 @@ from host_tools.board.console import ConsoleEvent, LineReader
 from host_tools.logs import pull as log_pull
 from host_tools.report.data import POINT_LABELS
 from host_tools.store import db
+from host_tools.words import count
 
 HELP = "watch the dowel work end to end (on a virtual board when no dowel is plugged in)"
 
@@ -116,7 +117,7 @@ def _plan(scenario: str) -> str:
     truth = render(load_scenario(scenario)).truth
     reps = len(truth["reps"])
     lost = [POINT_LABELS[sensor] for _t, sensor in truth["losses"]]
-    parts = [f"{reps} rep{'s' if reps != 1 else ''}"]
+    parts = [count(reps, "rep")]
     parts.append("losing " + ", ".join(lost) if lost else "no point lost")
     if truth["wobbles"]:
         parts.append(f"{len(truth['wobbles'])} grip wobble(s) that must not beep")

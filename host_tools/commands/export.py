@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+from host_tools.words import count
+
 HELP = "export a patient's sessions (FHIR R4 Bundle of Observations)"
 
 
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"cannot write {out}: {exc.strerror}; choose another --out") from None
     print(
-        f"wrote {out}: {n} session observation{'s' if n != 1 else ''}, "
-        f"{devices} dowel{'s' if devices != 1 else ''} with their sensors, the prescription"
+        f"wrote {out}: {count(n, 'session observation')}, "
+        f"{count(devices, 'dowel')} with their sensors, the prescription"
     )
     return 0

@@ -79,6 +79,7 @@ def patient_row(conn, patient: str, today: date, tz: tzinfo) -> PatientRow:
     per_day: dict[date, int] = {}
     for s in week:
         per_day[s.day] = per_day.get(s.day, 0) + s.reps
+    target = data.target_reps * WEEK_DAYS
     dated = [s for s in data.sessions if s.started is not None]
     last = max(dated, key=lambda s: s.started) if dated else None
     return PatientRow(
@@ -88,11 +89,11 @@ def patient_row(conn, patient: str, today: date, tz: tzinfo) -> PatientRow:
         last_session=last.started if last else None,
         last_calibration=data.calibrations[-1].taken if data.calibrations else None,
         week_reps=sum(per_day.values()),
-        week_target=data.target_reps * WEEK_DAYS,
+        week_target=target,
         week_days_met=sum(1 for reps in per_day.values() if reps >= data.target_reps),
         warnings=tuple(
             warnings(data, last.battery_pct if last else None)
-            + practice_warnings(week, data.target_reps * WEEK_DAYS, _home_all_week(data, first))
+            + practice_warnings(week, target, _home_all_week(data, first))
         ),
     )
 

@@ -20,6 +20,7 @@ from collections import Counter
 from dowel.points import LABELS, NAMES
 
 from host_tools.sim.scenario import load_scenario
+from host_tools.words import count
 
 LONG_MS = 60_000  # longer than any step: the patient keeps still until the next one
 # The shipped self-test scenario waits for the host's first self-test call, so it may start
@@ -74,7 +75,7 @@ def truth_words(truth: dict) -> str:
         if lost[name]
     ]
     wobbles = len(truth.get("wobbles", []))
-    said = f"{len(reps)} hinge{'s' if len(reps) != 1 else ''}: " + ", ".join(parts)
+    said = f"{count(len(reps), 'hinge')}: " + ", ".join(parts)
     if wobbles:
-        said += f"; {wobbles} grip wobble{'s' if wobbles != 1 else ''}, which must not beep"
+        said += f"; {count(wobbles, 'grip wobble')}, which must not beep"
     return said

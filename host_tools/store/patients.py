@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 
 from host_tools.errors import DowelError, UsageError
 from host_tools.store import audit
+from host_tools.words import count
 
 DEFAULT_SETS_PER_DAY = 5
 DEFAULT_REPS_PER_SET = 10
@@ -108,9 +109,7 @@ def prescription_of(conn: sqlite3.Connection, patient: str | None) -> tuple[int,
 
 def prescription_words(sets: int, reps: int) -> str:
     """'5 sets of 10 reps a day', in the words the report, the dowel page and the FHIR note use."""
-    s = "1 set" if sets == 1 else f"{sets} sets"
-    r = "1 rep" if reps == 1 else f"{reps} reps"
-    return f"{s} of {r} a day"
+    return f"{count(sets, 'set')} of {count(reps, 'rep')} a day"
 
 
 def require_patient(conn: sqlite3.Connection, patient: str) -> PatientInfo:

@@ -29,6 +29,7 @@ from dowel.points import NAMES
 
 from host_tools.errors import DowelError
 from host_tools.store import audit
+from host_tools.words import count
 
 REP_COLUMNS = (
     "patient",
@@ -257,7 +258,7 @@ def import_segment(
                 conn,
                 "import",
                 patient,
-                f"{n} new rep{'s' if n != 1 else ''} from dowel {device_id} "
+                f"{count(n, 'new rep')} from dowel {device_id} "
                 f"(log segment {decoded.segment.number})",
             )
         first = decoded.sessions[0].device_id.hex() if decoded.sessions else None
